@@ -1,0 +1,1 @@
+"""Camera sources and image preprocessing (core: numpy/OpenCV, no ROS imports)."""
