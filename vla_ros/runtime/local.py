@@ -329,6 +329,12 @@ class LocalContext:
             )
         return topic
 
+    def attach(self, node, name: str, namespace: str, overrides: dict[str, Any]) -> None:
+        """Nothing to create per node locally (the ros backend makes an rclpy node here)."""
+
+    def node_clock(self, node) -> Clock:
+        return self.clock
+
     # Entity factories take the calling Node and the name as written in node code; names
     # are resolved (namespace, ~, remaps) here so the ros backend can leave that to rcl.
     def create_publisher(self, msg_type: msgs.MsgType, name: str, qos, node):

@@ -104,6 +104,7 @@ class Node:
         node_name: str,
         *,
         namespace: str | None = None,
+        name: str | None = None,
         context: Any = None,
         parameter_overrides: dict[str, Any] | Iterable[Parameter] | None = None,
         remappings: Iterable[tuple[str, str]] = (),
@@ -111,15 +112,17 @@ class Node:
         automatically_declare_parameters_from_overrides: bool = False,
     ) -> None:
         self._context = context if context is not None else default_context()
-        self._name = validate_node_name(node_name)
+        self._name = validate_node_name(name or node_name)
         self._namespace = normalize_namespace(namespace)
         self._remapper = Remapper(list(remappings), self._name, self._namespace)
         overrides = _overrides_dict(parameter_overrides)
+        self._context.attach(self, self._name, self._namespace, overrides)
+        self._clock = self._context.node_clock(self)
         self._params = self._context.parameter_store(self, overrides, param_sources)
-        self._logger = NodeLogger(self.get_fully_qualified_name(), self._context.clock)
+        self._logger = NodeLogger(self.get_fully_qualified_name(), self._clock)
         self._entities: list[Any] = []
         use_sim = self.declare_parameter("use_sim_time", self._context.use_sim_time).value
-        if bool(use_sim) != self._context.use_sim_time:
+        if self._context.backend == "local" and bool(use_sim) != self._context.use_sim_time:
             self._logger.warning(
                 f"use_sim_time={use_sim} but this local context runs on "
                 f"{'sim' if self._context.use_sim_time else 'wall'} time; using the context's"
@@ -181,10 +184,10 @@ class Node:
 
     # --- time and logging ------------------------------------------------------------
     def get_clock(self) -> Clock:
-        return self._context.clock
+        return self._clock
 
     def now(self) -> Time:
-        return self._context.clock.now()
+        return self._clock.now()
 
     def get_logger(self) -> NodeLogger:
         return self._logger

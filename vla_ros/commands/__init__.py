@@ -1,0 +1,1 @@
+"""`vla-ros` subcommands: each module has `register(subparsers)` and sets `func`."""

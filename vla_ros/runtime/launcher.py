@@ -1,0 +1,56 @@
+"""Run a ROS 2 XML launch file on the local backend (`vla-ros launch`).
+
+`runtime/launch.py` turns the file into a plan of `NodeSpec`s; this module starts them on
+one `LocalContext`. Nodes of other packages cannot run here: a documented stand-in from
+`LOCAL_STANDINS` replaces them (the MuJoCo sim node stands in for ros2_control hardware +
+controllers) or the launch is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vla_ros.runtime.entry import create_local_node, node_class
+from vla_ros.runtime.launch import LaunchError, LaunchPlan, NodeSpec, load_launch
+from vla_ros.runtime.rosargs import parse_ros_args
+
+# (package, executable) of another package -> vla_ros executable that plays its part here.
+LOCAL_STANDINS: dict[tuple[str, str], str] = {}
+
+
+def resolve_executable(spec: NodeSpec) -> str:
+    if spec.package == "vla_ros":
+        return spec.executable
+    standin = LOCAL_STANDINS.get((spec.package, spec.executable))
+    if standin is None:
+        raise LaunchError(
+            f"{spec.source}: node {spec.package}/{spec.executable} belongs to another ROS "
+            f"package and cannot run on the local backend (no stand-in registered; stand-ins: "
+            f"{sorted(f'{p}/{e}' for p, e in LOCAL_STANDINS) or 'none'}). "
+            "Run this launch file with `ros2 launch` on a ROS 2 machine."
+        )
+    return standin
+
+
+def start_plan(plan: LaunchPlan, context: Any) -> list[Any]:
+    """Instantiate every node of the plan on `context`; returns the nodes in launch order."""
+    executables = [resolve_executable(spec) for spec in plan.nodes]  # refuse before starting
+    nodes = []
+    for spec, executable in zip(plan.nodes, executables, strict=True):
+        cls = node_class(executable)
+        ros_args = parse_ros_args(["--ros-args", *spec.ros_arguments]) if spec.ros_arguments \
+            else None
+        try:
+            node = create_local_node(
+                cls, context, name=spec.name, namespace=spec.namespace or "/",
+                parameters=spec.parameters, remappings=spec.remappings, ros_args=ros_args,
+            )
+        except Exception as err:
+            raise LaunchError(f"{spec.source}: starting {spec.executable} failed: {err}") from err
+        nodes.append(node)
+    return nodes
+
+
+def launch_local(path: str | Path, arguments: dict[str, str] | None, context: Any) -> list[Any]:
+    return start_plan(load_launch(Path(path), arguments or {}), context)
