@@ -303,8 +303,8 @@ class _Interpreter:
         self.check_attrs(root, {"version"})
         state = _File(path)
         self.files.append(state)
-        if path not in self.plan.files:
-            self.plan.files.append(path)
+        if path.resolve() not in self.plan.files:
+            self.plan.files.append(path.resolve())
         try:
             self.body(root, scope)
         finally:

@@ -81,15 +81,18 @@ def validate_launch_file(path: str | Path,
     except LaunchError as err:
         return [str(err)]
     problems: list[str] = []
+    seen: set[str] = set()
     for label, variant in argument_variants(arguments):
         prefix = f"[with {label}] " if label else ""
         try:
-            plan = load_launch(path, variant)
+            found = check_plan(load_launch(path, variant), known_executables)
         except LaunchError as err:
-            problems.append(prefix + str(err))
-            continue
-        problems += [prefix + p for p in check_plan(plan, known_executables)]
-    return list(dict.fromkeys(problems))
+            found = [str(err)]
+        for problem in found:
+            if problem not in seen:  # reported once, under the first variant that shows it
+                seen.add(problem)
+                problems.append(prefix + problem)
+    return problems
 
 
 def check_plan(plan: LaunchPlan, known_executables: dict[str, set[str]] | None = None
