@@ -1,0 +1,180 @@
+"""Per-robot facts the simulator needs beyond the URDF.
+
+A URDF says nothing about servo gains, where the tool centre point is, which joints form
+the gripper, where the wrist camera sits or how large the workspace is. Those live here,
+one `RobotSpec` per robot, so scene building, experts and tasks stay robot-agnostic.
+
+The robot base is always the world origin, as in the pinocchio model built from the
+same URDF: joint values and end-effector poses mean the same thing in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class UnknownRobotError(KeyError):
+    """A robot name that has no `RobotSpec`."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class GripperSpec:
+    """Joints that open/close the gripper and their open/closed positions.
+
+    `command` maps a normalised gripper command g in [0, 1] (0 = open, 1 = closed) to
+    joint targets by linear interpolation between `open` and `closed`.
+    """
+
+    joints: tuple[str, ...]
+    open: tuple[float, ...]
+    closed: tuple[float, ...]
+    max_width: float  # metres between the fingers when open: objects must fit
+
+    def targets(self, g: float) -> tuple[float, ...]:
+        g = min(max(float(g), 0.0), 1.0)
+        return tuple(o + g * (c - o) for o, c in zip(self.open, self.closed, strict=True))
+
+
+@dataclass(frozen=True)
+class RobotSpec:
+    """Everything robot-specific the scene, experts and tasks read."""
+
+    name: str
+    urdf: str  # relative to example-robot-data's robots/ folder
+    arm_joints: tuple[str, ...]  # joints IK moves (in URDF order)
+    gripper: GripperSpec | None
+    ee_body: str  # body carrying the tool centre point
+    ee_offset: tuple[float, float, float]  # TCP in `ee_body` coordinates
+    home: dict[str, float]  # joint values after reset; missing joints start at 0
+    # Servo tuning: kp = effort limit / error at which the servo saturates.
+    saturation_error: float = 0.02
+    armature: float = 0.1
+    damping_ratio: float = 1.0
+    # Tabletop layout in base coordinates (the robot base is the world origin).
+    table_top_z: float = 0.0
+    table_center: tuple[float, float] = (0.5, 0.0)
+    table_size: tuple[float, float] = (0.9, 1.2)  # full x, y extent
+    table_height: float = 0.75  # floor is table_top_z - table_height
+    workspace_center: tuple[float, float] = (0.5, 0.0)
+    workspace_half_extent: tuple[float, float] = (0.12, 0.2)
+    object_scale: float = 1.0  # multiplies object sizes (small arms get small cubes)
+    # Wrist camera: body it rides on, position and look direction in that body's frame.
+    wrist_camera_body: str = ""
+    wrist_camera_pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    wrist_camera_forward: tuple[float, float, float] = (0.0, 0.0, 1.0)
+    wrist_camera_up: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    gripper_kp: float = 500.0  # N/m or Nm/rad: squeeze force = kp * blocked travel
+    mimic: dict[str, str] = field(default_factory=dict)  # follower joint -> leader joint
+
+
+PANDA = RobotSpec(
+    name="panda",
+    urdf="panda_description/urdf/panda.urdf",
+    arm_joints=tuple(f"panda_joint{i}" for i in range(1, 8)),
+    gripper=GripperSpec(
+        joints=("panda_finger_joint1", "panda_finger_joint2"),
+        open=(0.04, 0.04),
+        closed=(0.0, 0.0),
+        max_width=0.08,
+    ),
+    ee_body="panda_hand",
+    ee_offset=(0.0, 0.0, 0.1034),
+    home={
+        "panda_joint1": 0.0,
+        "panda_joint2": -0.2,
+        "panda_joint3": 0.0,
+        "panda_joint4": -2.2,
+        "panda_joint5": 0.0,
+        "panda_joint6": 2.0,
+        "panda_joint7": 0.785398,
+        "panda_finger_joint1": 0.04,
+        "panda_finger_joint2": 0.04,
+    },
+    table_center=(0.45, 0.0),
+    workspace_center=(0.5, 0.0),
+    workspace_half_extent=(0.1, 0.2),
+    wrist_camera_body="panda_hand",
+    wrist_camera_pos=(0.05, 0.0, 0.04),
+    wrist_camera_forward=(0.0, 0.0, 1.0),
+    wrist_camera_up=(-1.0, 0.0, 0.0),
+    gripper_kp=1000.0,
+    mimic={"panda_finger_joint2": "panda_finger_joint1"},
+)
+
+SO101 = RobotSpec(
+    name="so101",
+    urdf="so_arm_description/urdf/so101.urdf",
+    arm_joints=("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll"),
+    gripper=GripperSpec(joints=("gripper",), open=(1.2,), closed=(-0.1,), max_width=0.06),
+    ee_body="gripper_frame_link",
+    ee_offset=(0.0, 0.0, 0.0),
+    home={"shoulder_lift": -1.0, "elbow_flex": 1.0, "wrist_flex": 0.8, "gripper": 0.0},
+    saturation_error=0.05,
+    armature=0.01,
+    gripper_kp=50.0,
+    table_center=(0.2, 0.0),
+    table_size=(0.6, 0.7),
+    workspace_center=(0.22, 0.0),
+    workspace_half_extent=(0.05, 0.1),
+    object_scale=0.6,
+    wrist_camera_body="gripper_link",
+    wrist_camera_pos=(0.0, -0.04, -0.03),
+    wrist_camera_forward=(0.0, 0.0, -1.0),
+    wrist_camera_up=(0.0, -1.0, 0.0),
+)
+
+_G1_HAND = (
+    "thumb_0", "thumb_1", "thumb_2", "middle_0", "middle_1", "index_0", "index_1",
+)  # fmt: skip
+
+G1 = RobotSpec(
+    name="g1",
+    urdf="g1_description/urdf/g1_29dof_with_hand_rev_1_0.urdf",
+    arm_joints=tuple(
+        f"right_{j}_joint"
+        for j in ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow",
+                  "wrist_roll", "wrist_pitch", "wrist_yaw")
+    ),  # fmt: skip
+    gripper=GripperSpec(
+        joints=tuple(f"right_hand_{j}_joint" for j in _G1_HAND),
+        open=(0.0,) * 7,
+        closed=(0.0, 0.6, 1.0, 1.2, 1.2, 1.2, 1.2),
+        max_width=0.08,
+    ),
+    ee_body="right_hand_palm_link",
+    ee_offset=(0.08, 0.0, 0.0),
+    home={
+        "left_elbow_joint": 1.0,
+        "right_elbow_joint": 1.0,
+        "left_shoulder_roll_joint": 0.2,
+        "right_shoulder_roll_joint": -0.2,
+    },
+    saturation_error=0.05,
+    armature=0.05,
+    table_top_z=-0.05,
+    table_center=(0.5, 0.0),
+    table_size=(0.6, 1.0),
+    table_height=0.75,
+    workspace_center=(0.4, -0.15),
+    workspace_half_extent=(0.06, 0.1),
+    wrist_camera_body="right_wrist_yaw_link",
+    wrist_camera_pos=(0.05, 0.0, 0.05),
+    wrist_camera_forward=(1.0, 0.0, -0.3),
+    wrist_camera_up=(0.0, 0.0, 1.0),
+    gripper_kp=5.0,
+)
+
+ROBOTS: dict[str, RobotSpec] = {r.name: r for r in (PANDA, SO101, G1)}
+
+
+def get_robot(name: str) -> RobotSpec:
+    """The `RobotSpec` called `name`; unknown names list the known ones."""
+    try:
+        return ROBOTS[name]
+    except KeyError:
+        raise UnknownRobotError(
+            f"unknown robot '{name}': known robots are {', '.join(sorted(ROBOTS))}"
+        ) from None
