@@ -59,8 +59,14 @@ class ParamDict(dict):
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `1e3` and `.5` as floats (rcl uses strtod)."""
+    """SafeLoader typed like rcl: `1e3` and `.5` are floats (strtod), dates stay strings."""
 
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
