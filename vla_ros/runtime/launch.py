@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import subprocess
+import sys
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,9 @@ UNSUPPORTED_TAGS = {
 }
 OUTPUTS = {"screen", "log", "both", "own_log", "full"}
 MAX_INCLUDE_DEPTH = 32
+COMMAND_TIMEOUT_S = 120.0
+UNRESOLVED_PREFIX = "/__package_not_installed__/"
+"""`$(find-pkg-share pkg)` of a package missing here, when external references are allowed."""
 
 
 class LaunchError(ValueError):
@@ -105,6 +111,20 @@ class LaunchPlan:
     warnings: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     """Text of `<log message>` actions, in order."""
+    external_includes: list[ExternalInclude] = field(default_factory=list)
+    """Includes of other packages' or non-XML launch files (only with allow_external)."""
+    external_packages: dict[str, str] = field(default_factory=dict)
+    """Packages referenced by $(find-pkg-share/prefix) but not installed here → first use."""
+
+
+@dataclass
+class ExternalInclude:
+    """An `<include>` the local interpreter does not descend into."""
+
+    path: str
+    package: str | None
+    arguments: dict[str, str]
+    source: str
 
 
 # --- XML with line numbers ---------------------------------------------------------------
@@ -170,8 +190,10 @@ class _File:
 
 
 class _Interpreter:
-    def __init__(self, launch_arguments: dict[str, str]) -> None:
+    def __init__(self, launch_arguments: dict[str, str], allow_external: bool = False) -> None:
         self.plan = LaunchPlan(nodes=[], arguments={}, files=[])
+        self.allow_external = allow_external
+        self.current: Element | None = None
         self.launch_arguments = dict(launch_arguments)
         self.files: list[_File] = []
         self.include_chain: list[str] = []
@@ -197,6 +219,7 @@ class _Interpreter:
         raw = el.attrib.get(attr)
         if raw is None:
             return default
+        self.current = el
         try:
             return launch_subst.substitute(raw, lambda n, a: self.resolve(n, a, scope))
         except SubstitutionError as err:
@@ -229,12 +252,15 @@ class _Interpreter:
                 return ""
             raise SubstitutionError(f"environment variable '{args[0]}' is not set "
                                     f"(give a default: $(env {args[0]} default))")
-        if name == "find-pkg-share":
+        if name in ("find-pkg-share", "find-pkg-prefix"):
             arity(1, 1)
-            try:
-                return str(share_dir(args[0]))
-            except AssetError as err:
-                raise SubstitutionError(str(err)) from None
+            return self.package_path(args[0], prefix=name == "find-pkg-prefix")
+        if name == "find-exec":
+            arity(1, 1)
+            return find_executable(args[0])
+        if name == "command":
+            arity(1, 2)
+            return run_command(args[0], args[1] if len(args) == 2 else "fail")
         if name == "dirname":
             arity(0, 0)
             return str(current.resolve().parent)
@@ -245,13 +271,27 @@ class _Interpreter:
             if not args:
                 raise SubstitutionError("$(eval) needs an expression")
             return launch_subst.safe_eval(" ".join(args))
-        if name in ("command", "find-pkg-prefix", "find-exec", "exec-in-pkg", "anon"):
+        if name in ("exec-in-pkg", "anon"):
             raise SubstitutionError(f"$({name}) is not supported by the local launch "
                                     "interpreter")
         raise SubstitutionError(
             f"unknown substitution $({name}); supported: var, env, optenv, find-pkg-share, "
-            "dirname, filename, eval"
+            "find-pkg-prefix, find-exec, command, dirname, filename, eval"
         )
+
+    def package_path(self, package: str, prefix: bool) -> str:
+        try:
+            share = share_dir(package)
+        except AssetError as err:
+            if not self.allow_external:
+                raise SubstitutionError(str(err)) from None
+            where = self.current.where if self.current is not None else ""
+            self.plan.external_packages.setdefault(package, where)
+            return UNRESOLVED_PREFIX + package
+        if not prefix:
+            return str(share)
+        # <prefix>/share/<package> → <prefix>; a source checkout is its own prefix
+        return str(share.parent.parent if share.parent.name == "share" else share)
 
     def condition(self, el: Element, scope: _Scope) -> bool:
         if "if" in el.attrib and "unless" in el.attrib:
@@ -283,7 +323,7 @@ class _Interpreter:
         if not text:
             raise self.error(el, "empty path", attr)
         path = Path(text).expanduser()
-        if not path.is_absolute():
+        if not path.is_absolute() and not text.startswith(UNRESOLVED_PREFIX):
             self.plan.warnings.append(
                 f"{el.where}: <{el.tag} {attr}=\"{text}\">: relative path, resolved against "
                 "the working directory as ros2 launch does; prefer "
@@ -400,11 +440,16 @@ class _Interpreter:
     def include(self, el: Element, scope: _Scope) -> None:
         self.check_attrs(el, set(), {"file"})
         path = self.path(el, "file", scope)
+        external = str(path).startswith(UNRESOLVED_PREFIX) or not path.name.endswith(".xml")
+        if external and self.allow_external:
+            self.external_include(el, scope, path)
+            return
         if not path.is_file():
             raise self.error(el, f"included file '{path}' does not exist", "file")
-        if not path.name.endswith(".xml"):
+        if external:
             raise self.error(el, "not supported locally: only XML launch files can be "
-                                 f"included (got {path.name})", "file")
+                                 f"included (got {path.name}); run this file with "
+                                 "`ros2 launch` on a ROS 2 machine", "file")
         inner = scope.child()
         given: dict[str, Element] = {}
         for child in el.children:
@@ -427,6 +472,20 @@ class _Interpreter:
                     f"argument '{name}' (it declares: "
                     f"{', '.join(sorted(included.declared)) or 'none'})"
                 )
+
+    def external_include(self, el: Element, scope: _Scope, path: Path) -> None:
+        text = str(path)
+        package = None
+        if text.startswith(UNRESOLVED_PREFIX):
+            package = text[len(UNRESOLVED_PREFIX):].split("/", 1)[0]
+        arguments = {}
+        for child in el.children:
+            if self.condition(child, scope):
+                if child.tag != "arg":
+                    raise self.error(child, "only <arg name value> may appear inside <include>")
+                self.check_attrs(child, set(), {"name", "value"})
+                arguments[child.attrib["name"]] = self.sub(child, "value", scope)
+        self.plan.external_includes.append(ExternalInclude(text, package, arguments, el.where))
 
     def node(self, el: Element, scope: _Scope) -> None:
         self.check_attrs(el, {"name", "namespace", "args", "ros_args", "respawn",
@@ -597,13 +656,82 @@ def prefix_namespace(base: str | None, namespace: str | None) -> str:
     return base.rstrip("/") + "/" + namespace
 
 
+def find_executable(name: str) -> str:
+    """`$(find-exec name)`: PATH, then the running interpreter's bin/ (a venv off PATH)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if found is None:
+        raise SubstitutionError(f"executable '{name}' not found on PATH")
+    return found
+
+
+_COMMAND_CACHE: dict[tuple[str, str], str] = {}
+
+
+def run_command(command: str, on_stderr: str = "fail") -> str:
+    """`$(command 'cmd' [fail|ignore|warn|capture])`: stdout of `cmd`, as launch runs it.
+
+    Results are cached per process: validation interprets the same xacro call many times.
+    """
+    if on_stderr not in ("fail", "ignore", "warn", "capture"):
+        raise SubstitutionError(f"$(command): on_stderr must be fail, ignore, warn or capture, "
+                                f"got '{on_stderr}'")
+    key = (command, on_stderr)
+    if key in _COMMAND_CACHE:
+        return _COMMAND_CACHE[key]
+    try:
+        argv = shlex.split(command)
+    except ValueError as err:
+        raise SubstitutionError(f"$(command): cannot split '{command}': {err}") from None
+    if not argv:
+        raise SubstitutionError("$(command) needs a command")
+    if Path(argv[0]).name == "xacro" and (urdf := _xacro_in_process(argv[1:])) is not None:
+        _COMMAND_CACHE[key] = urdf
+        return urdf
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise SubstitutionError(f"$(command '{command}') failed: {err}") from None
+    stderr = done.stderr.strip()
+    if done.returncode != 0:
+        raise SubstitutionError(f"$(command '{command}') exited with {done.returncode}: "
+                                f"{stderr[-800:] or '(no stderr)'}")
+    if stderr and on_stderr == "fail":
+        raise SubstitutionError(f"$(command '{command}') wrote to stderr: {stderr[-800:]}")
+    output = done.stdout + (done.stderr if on_stderr == "capture" else "")
+    _COMMAND_CACHE[key] = output
+    return output
+
+
+def _xacro_in_process(args: list[str]) -> str | None:
+    """`xacro FILE k:=v ...` without a subprocess and without ament: `$(find pkg)` inside
+    the xacro resolves through `vla_ros.assets.share_dir` (see description.xacro_expand).
+    None when the call uses options this shortcut does not model (then xacro is run)."""
+    files = [a for a in args if ":=" not in a]
+    if len(files) != 1 or files[0].startswith("-"):
+        return None
+    mappings = dict(a.split(":=", 1) for a in args if ":=" in a)
+    from vla_ros.description.xacro_expand import XacroError, expand_xacro
+
+    try:
+        return expand_xacro(files[0], **mappings)
+    except XacroError as err:
+        raise SubstitutionError(f"$(command 'xacro ...'): {err}") from None
+
+
 # --- public API ----------------------------------------------------------------------------
-def load_launch(path: str | Path, launch_arguments: dict[str, str] | None = None) -> LaunchPlan:
-    """Interpret an XML launch file with `name:=value` launch arguments into a plan."""
+def load_launch(path: str | Path, launch_arguments: dict[str, str] | None = None, *,
+                allow_external: bool = False) -> LaunchPlan:
+    """Interpret an XML launch file with `name:=value` launch arguments into a plan.
+
+    `allow_external=True` (used by validation) records what only a ROS machine can
+    resolve — `$(find-pkg-share)` of a package not installed here, includes of other
+    packages' or Python launch files — in `plan.external_*` instead of failing.
+    """
     path = Path(path)
     if not path.is_file():
         raise LaunchError(f"{display_path(path)}: launch file does not exist")
-    interpreter = _Interpreter(launch_arguments or {})
+    interpreter = _Interpreter(launch_arguments or {}, allow_external)
     scope = _Scope(configs={k: str(v) for k, v in (launch_arguments or {}).items()})
     interpreter.run_file(path, scope)
     plan = interpreter.plan

@@ -9,6 +9,7 @@ arguments that have `choices` or a true/false default) and checks what it refere
 from __future__ import annotations
 
 import ast
+import re
 import xml.etree.ElementTree as ET
 from functools import cache
 from importlib import metadata
@@ -17,6 +18,7 @@ from pathlib import Path
 from vla_ros.assets import share_dir
 from vla_ros.runtime.launch import (
     OWN_PACKAGE,
+    UNRESOLVED_PREFIX,
     LaunchArgument,
     LaunchError,
     LaunchPlan,
@@ -25,7 +27,9 @@ from vla_ros.runtime.launch import (
 )
 from vla_ros.runtime.param_file import ParameterFileError, display_path, load_param_file
 
-MAX_VARIANTS = 24
+MAX_VARIANTS = 32
+# "panda | so101" or "none | usb_cam | ... (comment)": a description listing the choices
+_CHOICES_IN_DESCRIPTION = re.compile(r"^\s*([\w./-]+(?:\s*\|\s*[\w./-]+)+)")
 
 
 @cache
@@ -62,14 +66,21 @@ def argument_variants(arguments: list[LaunchArgument]) -> list[tuple[str, dict[s
     variants = [("", base)]
     for argument in arguments:
         alternatives: list[str] = []
-        if argument.choices:
-            alternatives = [c for c in argument.choices if c != argument.default]
+        choices = argument.choices or choices_in_description(argument.description)
+        if choices:
+            alternatives = [c for c in choices if c != argument.default]
         elif argument.default is not None and argument.default.lower() in ("true", "false"):
             alternatives = ["false" if argument.default.lower() == "true" else "true"]
         for value in alternatives:
             if "$(" not in value and len(variants) < MAX_VARIANTS:
                 variants.append((f"{argument.name}:={value}", {**base, argument.name: value}))
     return variants
+
+
+def choices_in_description(description: str) -> list[str] | None:
+    """`description="panda | so101"` names the values an argument takes without `choices`."""
+    match = _CHOICES_IN_DESCRIPTION.match(description or "")
+    return [c.strip() for c in match.group(1).split("|")] if match else None
 
 
 def validate_launch_file(path: str | Path,
@@ -85,7 +96,8 @@ def validate_launch_file(path: str | Path,
     for label, variant in argument_variants(arguments):
         prefix = f"[with {label}] " if label else ""
         try:
-            found = check_plan(load_launch(path, variant), known_executables)
+            found = check_plan(load_launch(path, variant, allow_external=True),
+                               known_executables)
         except LaunchError as err:
             found = [str(err)]
         for problem in found:
@@ -101,17 +113,26 @@ def check_plan(plan: LaunchPlan, known_executables: dict[str, set[str]] | None =
     known = dict(known_executables or {})
     known.setdefault(OWN_PACKAGE, set(own_executables()))
     problems = [w for w in plan.warnings if "is not declared by the file" not in w]
+    dependencies = declared_dependencies()
+    for package, where in plan.external_packages.items():
+        if package not in dependencies:
+            problems.append(f"{where}: $(find-pkg-share {package}): package '{package}' is "
+                            "neither installed here nor an <exec_depend> of package.xml")
+    for include in plan.external_includes:
+        if include.package is not None and include.package not in dependencies:
+            problems.append(f"{include.source}: <include> of package '{include.package}', "
+                            "which is not an <exec_depend> of package.xml")
     for spec in plan.nodes:
         where = f"{spec.source}: <node pkg=\"{spec.package}\" exec=\"{spec.executable}\">"
         executables = known.get(spec.package)
         if executables is not None and spec.executable not in executables:
             problems.append(f"{where}: package {spec.package} has no executable "
                             f"'{spec.executable}' (has: {', '.join(sorted(executables))})")
-        if spec.package != OWN_PACKAGE and spec.package not in declared_dependencies():
+        if spec.package != OWN_PACKAGE and spec.package not in dependencies:
             problems.append(f"{where}: package '{spec.package}' is not an <exec_depend> of "
                             "package.xml")
         for source in spec.parameters:
-            if isinstance(source, dict):
+            if isinstance(source, dict) or str(source).startswith(UNRESOLVED_PREFIX):
                 continue
             if not Path(source).is_file():
                 problems.append(f"{where}: parameter file '{display_path(source)}' does "

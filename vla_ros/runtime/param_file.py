@@ -324,8 +324,9 @@ def _check_value(value: Any, name: str, origin: str) -> None:
 def parse_param_value(text: str) -> object:
     """Type a command-line or launch value as ROS does, by YAML rules.
 
-    `1` → int, `1.0`/`1e3` → float, `true` → bool, `[1, 2]` → list, anything else (including
-    text that is not valid YAML, `null` and mappings) → the string itself.
+    `1` → int, `1.0`/`1e3` → float, `true` → bool, `[1, 2]` → list, `'quoted'` → its content,
+    anything else (text that is not valid YAML, `null`, mappings, multi-line text such as a
+    URDF) → the string itself, unchanged.
     """
     try:
         value = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
@@ -334,7 +335,10 @@ def parse_param_value(text: str) -> object:
             raise ParameterFileError(f"value '{text}' starts a list but is not valid YAML "
                                      "(write e.g. [1.0, 2.0])") from None
         return text
-    if isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        # a plain YAML scalar folds newlines (a URDF would lose its lines): keep the text
+        return value if text.lstrip()[:1] in ("'", '"') else text
+    if isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, list):
         if not all(isinstance(v, (bool, int, float, str)) for v in value):
