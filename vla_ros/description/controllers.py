@@ -7,6 +7,7 @@ here they become a list of problems, each naming the file and the item.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +69,18 @@ def _ros2_control_problems(info: UrdfInfo, source: str) -> list[str]:
 
 
 def check_controllers(
-    urdf_xml: str, controllers_yaml: str | Path, source: str = "URDF"
+    urdf_xml: str,
+    controllers_yaml: str | Path,
+    source: str = "URDF",
+    controllers: Iterable[str] | None = None,
 ) -> list[str]:
     """Problems between a controller YAML (ros__parameters format) and the URDF.
 
     Checks: controller_manager has update_rate and typed controllers; every controller
     section has a declared type; every joint a controller names exists in the URDF, is in
     a <ros2_control> system and offers the command and state interfaces the controller
-    claims; no joint interface is commanded by two controllers.
+    claims; no joint interface is commanded by two controllers. `controllers` limits the
+    joint checks to the controllers actually loaded (e.g. a spawner's list).
     """
     path = Path(controllers_yaml)
     name = path.name
@@ -111,8 +116,15 @@ def check_controllers(
                 f"{name}: section '{key}' has no type under controller_manager.ros__parameters"
             )
 
+    loaded = list(types) if controllers is None else list(controllers)
+    for controller in loaded:
+        if controller not in types:
+            problems.append(f"{name}: controller '{controller}' is not declared under "
+                            "controller_manager.ros__parameters")
     claimed: dict[tuple[str, str], str] = {}
     for controller, controller_type in types.items():
+        if controller not in loaded:
+            continue
         params = _ros_parameters(data, controller) or {}
         where = f"{name}: {controller}"
         if not isinstance(controller_type, str) or "/" not in controller_type:

@@ -112,6 +112,9 @@ class _Walker:
         self.report = report
         self.description: str | None = None
 
+    def problem(self, where: str, message: str) -> None:
+        self.report.problems.append(f"{where}: {message}")
+
     # --- files and elements ------------------------------------------------------------
     def file(self, path: Path, configs: dict[str, str], chain: tuple[str, ...]) -> None:
         name = _display(path)
@@ -218,8 +221,6 @@ class _Walker:
                 source = self.sub(param.attrib["from"], path, configs, "param from")
                 if source is not None:
                     self.param_file(where, source)
-                    if (package, executable) == ("controller_manager", "ros2_control_node"):
-                        self.controllers(where, source)
             elif "name" in param.attrib:
                 label = f"param {param.get('name')}"
                 value = self.sub(param.get("value", ""), path, configs, label)
@@ -245,7 +246,10 @@ class _Walker:
     def controllers(self, where: str, source: str, spawned: list[str] | None = None) -> None:
         if self.description is None or not Path(source).is_file():
             return
-        for problem in check_controllers(self.description, source, source="robot_description"):
+        problems = check_controllers(
+            self.description, source, source="robot_description", controllers=spawned
+        )
+        for problem in problems:
             self.report.problems.append(f"{where}: {problem}")
         for package in _controller_packages(source, spawned):
             self.report.packages.add(package)
