@@ -56,7 +56,7 @@ def validate_dataset(root: str | Path, check_videos: bool = True) -> ValidationR
         report.problems.append(str(exc))
         return report
     if not _check_info(root / INFO_PATH, info, report.problems):
-        return report
+        return report  # without a features table nothing else can be checked
     features = info["features"]
     try:
         tasks = read_tasks(root)
@@ -66,8 +66,7 @@ def validate_dataset(root: str | Path, check_videos: bool = True) -> ValidationR
         return report
     report.episodes = len(episodes)
     report.frames = sum(int(e.get("length", 0)) for e in episodes)
-    _check_episodes(root, info, tasks, episodes, report.problems)
-    if report.problems:
+    if not _check_episodes(root, info, tasks, episodes, report.problems):
         return report  # file addresses cannot be trusted; stop before reading data
     _check_data(root, info, tasks, episodes, report)
     if check_videos:
@@ -77,7 +76,7 @@ def validate_dataset(root: str | Path, check_videos: bool = True) -> ValidationR
 
 
 def _check_info(path: Path, info: Mapping[str, Any], problems: list[str]) -> bool:
-    start = len(problems)
+    """Report info.json problems; False when the features table is unusable."""
     if info.get("codebase_version") != CODEBASE_VERSION:
         problems.append(f"{path}: codebase_version is {info.get('codebase_version')!r}, "
                         f"expected {CODEBASE_VERSION!r}")
@@ -125,11 +124,13 @@ def _check_info(path: Path, info: Mapping[str, Any], problems: list[str]) -> boo
             continue
         if isinstance(names, list) and len(shape) == 1 and len(names) != shape[0]:
             problems.append(f"{where}: {len(names)} names for shape {shape}")
-    return len(problems) == start
+    return True
 
 
 def _check_episodes(root: Path, info: Mapping[str, Any], tasks: list[str],
-                    episodes: list[dict[str, Any]], problems: list[str]) -> None:
+                    episodes: list[dict[str, Any]], problems: list[str]) -> bool:
+    """Report episode metadata problems; False when file addresses cannot be trusted."""
+    usable = True
     where = root / "meta/episodes"
     if info.get("total_episodes") != len(episodes):
         problems.append(f"{root / INFO_PATH}: total_episodes is {info.get('total_episodes')} but "
@@ -151,6 +152,7 @@ def _check_episodes(root: Path, info: Mapping[str, Any], tasks: list[str],
         missing = [c for c in required if ep.get(c) is None]
         if missing:
             problems.append(f"{where}: episode row {i} lacks {missing}")
+            usable = False
             continue
         if ep["episode_index"] != i:
             problems.append(f"{where}: episode indices are not 0..N-1 (row {i} is episode "
@@ -171,12 +173,13 @@ def _check_episodes(root: Path, info: Mapping[str, Any], tasks: list[str],
         for key in video_keys(info["features"]):
             if ep[f"videos/{key}/to_timestamp"] <= ep[f"videos/{key}/from_timestamp"]:
                 problems.append(f"{where}: episode {i} {key} has an empty time range")
+    return usable
 
 
 def _check_data(root: Path, info: Mapping[str, Any], tasks: list[str],
                 episodes: list[dict[str, Any]], report: ValidationReport) -> None:
     features = info["features"]
-    columns = {k: f for k, f in features.items() if f.get("dtype") != "video"}
+    columns = {k: f for k, f in features.items() if f.get("dtype") != "video" and _typed(f)}
     by_file: dict[Path, list[dict[str, Any]]] = defaultdict(list)
     for ep in episodes:
         by_file[root / info["data_path"].format(chunk_index=int(ep["data/chunk_index"]),
@@ -211,6 +214,14 @@ def _check_data(root: Path, info: Mapping[str, Any], tasks: list[str],
         for ep in eps:
             _check_episode_rows(path, table, ep_col, ep, len(tasks), columns, int(info["fps"]),
                                 report.problems)
+
+
+def _typed(feature: Mapping[str, Any]) -> bool:
+    try:
+        arrow_type(feature)
+    except (ValueError, KeyError, TypeError):
+        return False  # reported by _check_info
+    return True
 
 
 def _type_matches(actual: pa.DataType, expected: pa.DataType) -> bool:
