@@ -116,8 +116,8 @@ def check_plan(plan: LaunchPlan, known_executables: dict[str, set[str]] | None =
     dependencies = declared_dependencies()
     for package, where in plan.external_packages.items():
         if package not in dependencies:
-            problems.append(f"{where}: $(find-pkg-share {package}): package '{package}' is "
-                            "neither installed here nor an <exec_depend> of package.xml")
+            problems.append(f"{where}: $(find-pkg-share {package}): package '{package}' "
+                            "(not installed here) is not an <exec_depend> of package.xml")
     for include in plan.external_includes:
         if include.package is not None and include.package not in dependencies:
             problems.append(f"{include.source}: <include> of package '{include.package}', "
