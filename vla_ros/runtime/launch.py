@@ -190,11 +190,10 @@ class _File:
 
 
 class _Interpreter:
-    def __init__(self, launch_arguments: dict[str, str], allow_external: bool = False) -> None:
+    def __init__(self, allow_external: bool = False) -> None:
         self.plan = LaunchPlan(nodes=[], arguments={}, files=[])
         self.allow_external = allow_external
         self.current: Element | None = None
-        self.launch_arguments = dict(launch_arguments)
         self.files: list[_File] = []
         self.include_chain: list[str] = []
 
@@ -731,7 +730,7 @@ def load_launch(path: str | Path, launch_arguments: dict[str, str] | None = None
     path = Path(path)
     if not path.is_file():
         raise LaunchError(f"{display_path(path)}: launch file does not exist")
-    interpreter = _Interpreter(launch_arguments or {}, allow_external)
+    interpreter = _Interpreter(allow_external)
     scope = _Scope(configs={k: str(v) for k, v in (launch_arguments or {}).items()})
     interpreter.run_file(path, scope)
     plan = interpreter.plan
