@@ -163,20 +163,41 @@ def _frame(model, data, name):
     return data.oMf[model.getFrameId(name)]
 
 
-@pytest.mark.parametrize(
-    ("robot", "target", "tool"),
-    [("panda", (0.5, 0.0, 0.1), "panda_hand"), ("so101", (0.22, 0.0, 0.05), "gripper_frame_link")],
-)
-def test_cameras_look_at_the_workspace_and_along_the_tool(robot, target, tool):
+def sim_spec(robot: str):
+    robots = pytest.importorskip("vla_ros.sim.robots")
+    return {"panda": robots.PANDA, "so101": robots.SO101}[robot]
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_start_pose_is_the_simulators_home(robot):
+    spec = sim_spec(robot)
+    root = ET.fromstring(urdf(robot, "mock"))
+    initial = {
+        joint.get("name"): float(joint.findtext("state_interface[@name='position']/param"))
+        for joint in root.findall("ros2_control/joint")
+    }
+    assert initial == pytest.approx({name: spec.home.get(name, 0.0) for name in initial})
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_gazebo_cameras_sit_where_the_mujoco_scene_puts_them(robot):
+    spec = sim_spec(robot)
     model = pin.buildModelFromXML(urdf(robot, "gazebo"))
     data = model.createData()
     pin.framesForwardKinematics(model, data, pin.neutral(model))
+    # Scene camera: looks at the workspace centre on the table top.
     scene = _frame(model, data, "scene_camera_link")
-    to_target = np.asarray(target) - scene.translation
+    target = np.array([spec.workspace_center[0] + 0.05, spec.workspace_center[1],
+                       spec.table_top_z])
+    to_target = (target - scene.translation) / np.linalg.norm(target - scene.translation)
     view = scene.rotation[:, 0]  # gz cameras look along +x of their link
-    assert np.dot(view, to_target) / np.linalg.norm(to_target) > np.cos(np.radians(15))
+    assert np.dot(view, to_target) > np.cos(np.radians(1.0))
     optical = _frame(model, data, "scene_camera_optical_frame")
     np.testing.assert_allclose(optical.rotation[:, 2], view, atol=1e-9)  # ROS optical: z ahead
-    wrist = _frame(model, data, "wrist_camera_link").rotation[:, 0]
-    approach = _frame(model, data, tool).rotation[:, 2]
-    assert np.dot(wrist, approach) > 0.99
+    # Wrist camera: the spec's mounting point, look and up directions in its body's frame.
+    body = _frame(model, data, spec.wrist_camera_body)
+    wrist = body.actInv(_frame(model, data, "wrist_camera_link"))
+    np.testing.assert_allclose(wrist.translation, spec.wrist_camera_pos, atol=1e-9)
+    forward = np.asarray(spec.wrist_camera_forward) / np.linalg.norm(spec.wrist_camera_forward)
+    np.testing.assert_allclose(wrist.rotation[:, 0], forward, atol=1e-6)
+    np.testing.assert_allclose(wrist.rotation[:, 2], spec.wrist_camera_up, atol=1e-6)
