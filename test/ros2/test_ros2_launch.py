@@ -148,3 +148,15 @@ def test_local_validator_accepts_every_include_that_has_no_ros_only_construct():
     assert len(clean) >= 7
     for name in clean:
         assert [p for p in validate(LAUNCH / "include" / name, known) if not pending(p)] == []
+
+
+def test_robot_description_is_passed_as_a_string_not_yaml():
+    """launch_ros YAML-parses untyped parameter values; URDF text is not valid YAML."""
+    import yaml
+
+    report = walk_launch_file(LAUNCH / "mock.launch.xml", {"robot": "panda"})
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(report.robot_descriptions[0])
+    param = ET.parse(LAUNCH / "include" / "description.launch.xml").getroot().find(
+        "node/param[@name='robot_description']")
+    assert param.get("type") == "str"
