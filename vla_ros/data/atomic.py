@@ -212,6 +212,14 @@ def pending_commits(root: Path) -> list[Path]:
     return sorted(d for d in staging.iterdir() if (d / MANIFEST).is_file())
 
 
+def uncommitted(root: Path) -> list[Path]:
+    """Staging folders without a manifest: an episode in progress or a crashed one."""
+    staging = root / STAGING_DIR
+    if not staging.is_dir():
+        return []
+    return sorted(d for d in staging.iterdir() if d.is_dir() and not (d / MANIFEST).exists())
+
+
 def recover(root: Path, quarantine: bool = True) -> list[Recovery]:
     """Finish committed episodes and (if `quarantine`) move uncommitted ones aside.
 

@@ -113,8 +113,12 @@ def read_episodes(root: Path, with_stats: bool = False) -> list[dict[str, Any]]:
 
 
 def episodes_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """Episode rows -> table; column types are fixed so rewrites never drift."""
-    columns = list(rows[0].keys())
+    """Episode rows -> table; column types are fixed so rewrites never drift.
+
+    Columns are the union over rows (in first-seen order): rows written by another tool
+    may carry more or fewer statistics than ours.
+    """
+    columns = list(dict.fromkeys(key for row in rows for key in row))
     arrays = {}
     for column in columns:
         values = [row.get(column) for row in rows]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import json
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from vla_ros.data.errors import (
     DatasetLockedError,
     DatasetValidationError,
     NotADatasetError,
+    PartialEpisodeWarning,
 )
 from vla_ros.data.features import (
     ACTION_KEY,
@@ -33,7 +35,7 @@ from vla_ros.data.features import (
     extra_keys,
     video_keys,
 )
-from vla_ros.data.layout import STATS_PATH, FileRef
+from vla_ros.data.layout import STAGING_DIR, STATS_PATH, FileRef
 from vla_ros.data.meta import read_episodes, read_info, read_parquet, read_tasks
 from vla_ros.data.video import decode_at, decode_range
 
@@ -101,6 +103,7 @@ class DatasetReader:
         self._extra_keys = extra_keys(self.features)
         self._starts = [int(r["dataset_from_index"]) for r in self._episodes]
         self._table_cache: tuple[Path, pa.Table] | None = None
+        self._last_episode: Episode | None = None  # numbers only; frames decode per call
         for i, row in enumerate(self._episodes):
             if row.get("episode_index") != i:
                 raise CorruptDatasetError(self.root / "meta/episodes",
@@ -108,6 +111,14 @@ class DatasetReader:
                                           f"{row.get('episode_index')})")
 
     def _finish_pending_commits(self, recover: bool, wait_s: float) -> None:
+        if atomic.uncommitted(self.root):
+            lock = atomic.WriterLock.try_acquire(self.root)
+            if lock is not None:  # no writer is recording, so these are crash leftovers
+                lock.release()
+                warnings.warn(PartialEpisodeWarning(
+                    f"{self.root}: a crashed recorder left a partly written episode in "
+                    f"{self.root / STAGING_DIR}; it is not part of the dataset and the next "
+                    "DatasetWriter will move it to the quarantine folder"), stacklevel=3)
         deadline = time.monotonic() + wait_s
         while pending := atomic.pending_commits(self.root):
             if not recover:
@@ -243,7 +254,9 @@ class DatasetReader:
         if not 0 <= index < self.num_frames:
             raise IndexError(f"{self.root}: frame {index} out of range ({self.num_frames})")
         ep_index = bisect.bisect_right(self._starts, index) - 1
-        ep = self.episode(ep_index)
+        if self._last_episode is None or self._last_episode.index != ep_index:
+            self._last_episode = self.episode(ep_index)
+        ep = self._last_episode
         i = index - self._starts[ep_index]
         row = self._episodes[ep_index]
         images = {cam: decode_at(self._video_path(row, key),

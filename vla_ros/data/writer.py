@@ -138,13 +138,16 @@ class DatasetWriter:
         features = build_features(state_names, action_names, self.cameras,
                                   self.video.info(self.fps), extras)
         self._check_target()
+        existing = (self.root / INFO_PATH).is_file()
+        if existing:  # refuse a mismatch before touching anything
+            self._open_existing(features, robot_type)
         self._lock = atomic.WriterLock(self.root, timeout_s=lock_timeout_s)
         self._episode: _Episode | None = None
         self._closed = False
         try:
             self.recovered = self._recover()
-            if (self.root / INFO_PATH).is_file():
-                self._info = self._open_existing(features, robot_type)
+            if existing:
+                self._info = read_info(self.root)  # as recovery may have finished a commit
             else:
                 self._info = self._create(features, robot_type, chunks_size,
                                           data_files_size_in_mb, video_files_size_in_mb)
@@ -219,7 +222,7 @@ class DatasetWriter:
         atomic.write_json_atomic(self.root / INFO_PATH, info)
         return info
 
-    def _open_existing(self, features: dict[str, Any], robot_type: str | None) -> dict[str, Any]:
+    def _open_existing(self, features: dict[str, Any], robot_type: str | None) -> None:
         info = read_info(self.root)
         where = self.root / INFO_PATH
         if info["codebase_version"] != CODEBASE_VERSION:
@@ -236,7 +239,6 @@ class DatasetWriter:
             raise IncompatibleDatasetError(
                 f"{where}: cannot append, the dataset was recorded differently:\n  - "
                 + "\n  - ".join(problems))
-        return info
 
     def _load_state(self) -> None:
         self._features = self._info["features"]
