@@ -43,3 +43,13 @@ def test_bridge_only_flows_from_gazebo_and_uses_perception_topic_names(robot):
     assert images and all(
         t.startswith("camera/") and t.endswith("/image_raw") and t.count("/") == 2 for t in images
     )
+
+
+@pytest.mark.parametrize("robot", ROBOTS)
+def test_bridged_cameras_are_the_ones_the_mujoco_sim_publishes(robot):
+    """perception_node is configured for the sim's camera names; Gazebo must offer the same."""
+    scene = pytest.importorskip("vla_ros.sim.scene")
+    entries = yaml.safe_load(bridge_file(robot).read_text())
+    bridged = {e["ros_topic_name"].split("/")[1] for e in entries
+               if e["ros_topic_name"].startswith("camera/")}
+    assert bridged == {scene.SCENE_CAMERA, scene.WRIST_CAMERA}
