@@ -66,3 +66,49 @@ def test_lerobot_reads_our_dataset(tmp_path, file_mb):
         assert item["task"] == mine["task"]
         their_img = (item["observation.images.front"].numpy().transpose(1, 2, 0) * 255).round()
         assert np.abs(their_img - mine["observation.images.front"].astype(float)).mean() < 1.0
+
+
+def test_we_read_and_append_to_a_lerobot_recorded_dataset(tmp_path):
+    LeRobotDataset = _lerobot_dataset_class()
+    root = tmp_path / "lerobot_made"
+    features = {
+        "observation.state": {"dtype": "float32", "shape": (3,), "names": ["a", "b", "c"]},
+        "action": {"dtype": "float32", "shape": (2,), "names": ["x", "y"]},
+        "observation.images.front": {"dtype": "video", "shape": (48, 64, 3),
+                                     "names": ["height", "width", "channels"]},
+    }
+    theirs = LeRobotDataset.create("local/made_by_lerobot", fps=10, features=features,
+                                   root=root, robot_type="test_arm", use_videos=True)
+    rng = np.random.default_rng(5)
+    states = []
+    for e, n in enumerate([6, 4]):
+        for i in range(n):
+            state = rng.normal(size=3).astype(np.float32)
+            states.append(state)
+            theirs.add_frame({"observation.state": state,
+                              "action": rng.normal(size=2).astype(np.float32),
+                              "observation.images.front": _image(i + 50 * e, 48, 64),
+                              "task": f"lerobot task {e}"})
+        theirs.save_episode()
+    theirs.finalize()
+
+    ours = DatasetReader(root)
+    ours.validate()
+    assert ours.num_episodes == 2 and ours.tasks == ["lerobot task 0", "lerobot task 1"]
+    np.testing.assert_array_equal(np.concatenate([ours.episode(i).states for i in range(2)]),
+                                  np.stack(states))
+    frames = ours.episode(1).frames["front"]
+    original = np.stack([_image(i + 50, 48, 64) for i in range(4)]).astype(float)
+    assert frames.shape == (4, 48, 64, 3) and np.abs(frames - original).mean() < 6.0
+
+    with DatasetWriter.append(root) as writer:
+        for i in range(5):
+            writer.add_frame(rng.normal(size=3), rng.normal(size=2),
+                             {"front": _image(i, 48, 64)}, task="lerobot task 1")
+        writer.save_episode()
+    ours = DatasetReader(root)
+    ours.validate()
+    assert ours.num_episodes == 3 and len(ours.episode(2).frames["front"]) == 5
+    again = LeRobotDataset("local/made_by_lerobot", root=root)
+    assert again.num_episodes == 3 and again.num_frames == 15
+    assert again[14]["task"] == "lerobot task 1"
