@@ -117,7 +117,7 @@ def test_params_reach_a_parameter_store_with_launch_sources():
 
 def test_standins_mark_other_packages_as_runnable(monkeypatch):
     monkeypatch.setitem(launch_module.LOCAL_STANDINS,
-                        ("robot_state_publisher", "robot_state_publisher"), "talker")
+                        ("turtlesim", "turtlesim_node"), "talker")
     rsp = nodes_by_name(load_launch(PIPELINE))["rsp"]
     assert not rsp.external and rsp.standin == "talker"
 
@@ -331,8 +331,8 @@ def test_include_argument_the_file_does_not_declare_is_a_warning(tmp_path):
 def test_validate_fixture_reports_the_undeclared_dependency_once():
     problems = validate_launch_file(PIPELINE)
     assert len(problems) == 1
-    assert where(PIPELINE, 'exec="robot_state_publisher"') in problems[0]
-    assert "robot_state_publisher' is not an <exec_depend>" in problems[0]
+    assert where(PIPELINE, 'exec="turtlesim_node"') in problems[0]
+    assert "turtlesim' is not an <exec_depend>" in problems[0]
     problems = validate_launch_file(PIPELINE, {"vla_ros": {"talker"}})
     assert any("no executable 'listener'" in p for p in problems)
 

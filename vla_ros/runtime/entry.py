@@ -61,14 +61,14 @@ def create_local_node(
     """Instantiate a node class on a local context with launch/CLI parameters and remaps."""
     sources: list[Any] = list(parameters)
     remaps = list(remappings)
+    name = name or getattr(cls, "DEFAULT_NAME", None)
     if ros_args is not None:
         sources += [Path(f) for f in ros_args.param_files]
-        if ros_args.params:
-            sources.append(dict(ros_args.params))
-        remaps += ros_args.remaps_for(name or getattr(cls, "DEFAULT_NAME", ""))
-        name = ros_args.node_name or name
-        namespace = ros_args.namespace or namespace
-    node_name = name or getattr(cls, "DEFAULT_NAME", None)
+        sources.append(ros_args.params_for(name))
+        remaps += ros_args.remaps_for(name)
+        namespace = ros_args.namespace_for(name) or namespace
+        name = ros_args.name_for(name) or name
+    node_name = name
     if node_name is None:
         raise NodeStartError(f"{cls.__name__} has no DEFAULT_NAME and no name was given")
     values, where = params_for_node(sources, node_name, namespace)

@@ -12,17 +12,20 @@ from pathlib import Path
 from typing import Any
 
 from vla_ros.runtime.entry import create_local_node, node_class
-from vla_ros.runtime.launch import LaunchError, LaunchPlan, NodeSpec, load_launch
+from vla_ros.runtime.launch import (
+    LOCAL_STANDINS,
+    LaunchError,
+    LaunchPlan,
+    NodeSpec,
+    load_launch,
+)
 from vla_ros.runtime.rosargs import parse_ros_args
-
-# (package, executable) of another package -> vla_ros executable that plays its part here.
-LOCAL_STANDINS: dict[tuple[str, str], str] = {}
 
 
 def resolve_executable(spec: NodeSpec) -> str:
     if spec.package == "vla_ros":
         return spec.executable
-    standin = LOCAL_STANDINS.get((spec.package, spec.executable))
+    standin = spec.standin or LOCAL_STANDINS.get((spec.package, spec.executable))
     if standin is None:
         raise LaunchError(
             f"{spec.source}: node {spec.package}/{spec.executable} belongs to another ROS "
