@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 from data_testkit import CAMERAS, FPS, image, open_writer, record
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vla_ros.data import DatasetReader
 
@@ -101,3 +103,45 @@ def test_packed_files_hold_episodes_back_to_back(tmp_path):
     assert [m[f"{key}/from_timestamp"] for m in metas] == [0.0, 0.4, 1.0]
     assert [m[f"{key}/to_timestamp"] for m in metas] == [0.4, 1.0, 1.5]
     assert sorted(p.name for p in (root / "data/chunk-000").iterdir()) == ["file-000.parquet"]
+
+
+def test_task_may_change_within_an_episode(tmp_path):
+    root = tmp_path / "ds"
+    rng = np.random.default_rng(2)
+    with open_writer(root, cameras={}, extras={}) as writer:
+        for i, task in enumerate(["reach", "reach", "grasp", "lift", "grasp"]):
+            writer.add_frame(rng.normal(size=3), rng.normal(size=2), task=task)
+            assert writer.episode_frames == i + 1
+        writer.save_episode()
+    reader = DatasetReader(root)
+    ep = reader.episode(0)
+    assert ep.tasks == ["reach", "grasp", "lift"] and ep.task == "reach"
+    assert [reader.tasks[i] for i in ep.task_indices] == ["reach", "reach", "grasp", "lift",
+                                                          "grasp"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 8), st.sampled_from(["a", "b", "c"])),
+                min_size=1, max_size=5),
+       st.integers(1, 3))
+def test_any_sequence_of_episodes_and_sessions_reads_back(tmp_path_factory, episodes, sessions):
+    root = tmp_path_factory.mktemp("prop") / "ds"
+    rng = np.random.default_rng(len(episodes))
+    expected_states = []
+    for s in range(sessions):
+        with open_writer(root, cameras={"cam": (16, 16)}, extras={}) as writer:
+            for n, task in episodes[s::sessions]:
+                for t in range(n):
+                    state = rng.normal(size=3)
+                    expected_states.append(state)
+                    writer.add_frame(state, rng.normal(size=2), {"cam": image(t, 16, 16)},
+                                     task=task)
+                writer.save_episode()
+    reader = DatasetReader(root)
+    order = [ep for s in range(sessions) for ep in episodes[s::sessions]]
+    assert reader.num_episodes == len(order)
+    assert [len(reader.episode(i)) for i in range(len(order))] == [n for n, _ in order]
+    assert [reader.episode(i).task for i in range(len(order))] == [t for _, t in order]
+    states = np.concatenate([reader.episode(i).states for i in range(len(order))])
+    np.testing.assert_array_equal(states, np.stack(expected_states).astype(np.float32))
+    assert reader.validate().ok

@@ -119,3 +119,36 @@ def test_validate_names_the_broken_file(tmp_path):
                for p in problems)
     assert any("file-007.parquet" in p and "not referenced" in p for p in problems)
     assert str(root) in str(err.value)
+
+
+def test_validate_catches_tampered_rows(tmp_path):
+    root = tmp_path / "ds"
+    with open_writer(root, cameras={}) as writer:
+        record_no_cams(writer)
+    path = root / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(path)
+    ts = table.column("timestamp").to_pylist()
+    ts[2], ts[3] = ts[3], ts[2]
+    state = table.column("observation.state").to_pylist()
+    state[1][0] = float("nan")
+    table = table.set_column(table.schema.get_field_index("timestamp"), "timestamp",
+                             pa.array(ts, pa.float32()))
+    table = table.set_column(table.schema.get_field_index("observation.state"),
+                             "observation.state", pa.array(state, pa.list_(pa.float32(), 3)))
+    pq.write_table(table, path)
+    problems = DatasetReader(root).validate(raise_on_error=False).problems
+    assert any("episode 0: timestamps not strictly increasing at frame 3" in p for p in problems)
+    assert any("frame 2 has timestamp 0.300000 s, not 2/10 s" in p for p in problems)
+    assert any("'observation.state' holds NaN" in p for p in problems)
+    assert all(str(path) in p for p in problems)
+
+
+def record_no_cams(writer):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for t in range(6):
+        writer.add_frame(rng.normal(size=3), rng.normal(size=2), task="t",
+                         **{"next.reward": 0.0, "observation.effort": [0.0, 0.0],
+                            "next.done": t == 5})
+    writer.save_episode()

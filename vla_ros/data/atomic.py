@@ -123,7 +123,7 @@ class WriterLock:
         """The lock if it is free right now, else None (a live writer holds it)."""
         try:
             return WriterLock(root, timeout_s=0.0)
-        except DatasetLockedError:
+        except (DatasetLockedError, OSError):  # held, or a read-only copy of a dataset
             return None
 
 
