@@ -175,7 +175,7 @@ class ChunkExecutor(abc.ABC):
         self._seam_max = 0.0
         self._seam_steps = 0
         self._seam_armed = False
-        self._seam_reference: Callable[[float], np.ndarray] | None = None
+        self._seam_reference: Callable[[float], np.ndarray | None] | None = None
         self._last_action_t = 0.0
 
     # -- public API ------------------------------------------------------------------
@@ -243,9 +243,9 @@ class ChunkExecutor(abc.ABC):
     def _config(self) -> dict[str, object]: ...
 
     @abc.abstractmethod
-    def _snapshot(self) -> Callable[[float], np.ndarray] | None:
-        """What the executor would output from now on without new chunks (last action held
-        past the end); None before the first chunk. The reference for seam jumps."""
+    def _snapshot(self) -> Callable[[float], np.ndarray | None] | None:
+        """What the executor would output from now on if no chunk came (None where it would
+        hold); None before the first chunk. The reference for seam jumps."""
 
     # -- bookkeeping --------------------------------------------------------------------
     def _record(self, t: float, action: np.ndarray | None) -> None:
@@ -266,15 +266,25 @@ class ChunkExecutor(abc.ABC):
                 self._seam_left = self.seam_window
                 self._seam_max, self._seam_steps = 0.0, 0
             if self._seam_left > 0 and self._seam_reference is not None:
-                ref = self._seam_reference
-                intended = ref(t) - ref(self._last_action_t)
-                self._seam_max = max(self._seam_max, float(np.max(np.abs(step - intended))))
-                self._seam_steps += 1
-                self._seam_left -= 1
-                if self._seam_left == 0:
-                    self._finish_seam()
+                self._seam_step(t, step)
         self._last_action = np.array(action)
         self._last_action_t = t
+
+    def _seam_step(self, t: float, step: np.ndarray) -> None:
+        ref = self._seam_reference
+        now, before = ref(t), ref(self._last_action_t)
+        if now is None or before is None:
+            if self._seam_steps:  # the old plan ran out: no intended motion to compare with
+                self._finish_seam()
+                return
+            intended = 0.0  # the robot was holding when the chunk took over
+        else:
+            intended = now - before
+        self._seam_max = max(self._seam_max, float(np.max(np.abs(step - intended))))
+        self._seam_steps += 1
+        self._seam_left -= 1
+        if self._seam_left == 0:
+            self._finish_seam()
 
     def _finish_seam(self) -> None:
         if self._seam_steps:
@@ -306,8 +316,16 @@ class OpenLoopExecutor(ChunkExecutor):
     def _accept(self, chunk: TimedChunk, now: float | None) -> None:
         self._chunk = chunk
 
-    def _snapshot(self) -> Callable[[float], np.ndarray] | None:
-        return None if self._chunk is None else self._chunk.at_hold
+    def _snapshot(self) -> Callable[[float], np.ndarray | None] | None:
+        chunk = self._chunk
+        if chunk is None:
+            return None
+        limit = self._limit(chunk)
+
+        def plan(t: float) -> np.ndarray | None:
+            k = chunk.index(t)
+            return None if k is None or k >= limit else chunk.actions[k]
+        return plan
 
     def _select(self, t: float) -> np.ndarray | None:
         if self._chunk is None:
@@ -360,14 +378,14 @@ class TemporalEnsembleExecutor(ChunkExecutor):
         predictions = np.stack([c.at(t) for c in chunks])
         return ensemble_weights(len(predictions), self.m) @ predictions
 
-    def _snapshot(self) -> Callable[[float], np.ndarray] | None:
+    def _snapshot(self) -> Callable[[float], np.ndarray | None] | None:
         chunks = list(self._chunks)
         if not chunks:
             return None
 
-        def plan(t: float) -> np.ndarray:
+        def plan(t: float) -> np.ndarray | None:
             live = [c for c in chunks if c.index(t) is not None]
-            return self._ensemble(live, t) if live else chunks[-1].at_hold(t)
+            return self._ensemble(live, t) if live else None
         return plan
 
     def _wants_chunk(self, t: float) -> bool:
@@ -441,33 +459,47 @@ class AsyncExecutor(_SeamBlendingExecutor):
         super().__init__(blend_steps, threshold)
         self._previous: TimedChunk | None = None
         self._arrival = 0.0
+        self._window = 0  # blend ticks of the last seam: blend_steps cut to the overlap
+
+    @property
+    def seam_window(self) -> int:
+        return self._window + 1
 
     def _fold(self, chunk: TimedChunk, arrival: float) -> None:
         self._previous = self._current
         self._current = chunk
         self._arrival = arrival
+        overlap = 0 if self._previous is None else overlap_steps(self._previous, arrival,
+                                                                 chunk.dt)
+        self._window = min(self.blend_steps, overlap)
+
+    def _blend(self, previous: TimedChunk | None, current: TimedChunk, arrival: float,
+               window: int, t: float) -> np.ndarray:
+        new = current.at_hold(t)
+        if previous is None or window == 0:
+            return new
+        k = math.floor((t - arrival) / current.dt + _STEP_EPS)
+        if k >= window:
+            return new
+        alpha = (max(k, 0) + 1) / (window + 1)
+        return (1.0 - alpha) * previous.at_hold(t) + alpha * new
 
     def _output(self, t: float) -> np.ndarray | None:
         if self._current is None or self._current.index(t) is None:
             return None
-        return self._blend(self._previous, self._current, self._arrival, t)
+        return self._blend(self._previous, self._current, self._arrival, self._window, t)
 
-    def _blend(self, previous: TimedChunk | None, current: TimedChunk, arrival: float,
-               t: float) -> np.ndarray:
-        new = current.at_hold(t)
-        if previous is None or self.blend_steps == 0:
-            return new
-        k = math.floor((t - arrival) / current.dt + _STEP_EPS)
-        if k >= self.blend_steps:
-            return new
-        alpha = (max(k, 0) + 1) / (self.blend_steps + 1)
-        return (1.0 - alpha) * previous.at_hold(t) + alpha * new
-
-    def _snapshot(self) -> Callable[[float], np.ndarray] | None:
-        previous, current, arrival = self._previous, self._current, self._arrival
+    def _snapshot(self) -> Callable[[float], np.ndarray | None] | None:
+        previous, current = self._previous, self._current
+        arrival, window = self._arrival, self._window
         if current is None:
             return None
-        return lambda t: self._blend(previous, current, arrival, t)
+
+        def plan(t: float) -> np.ndarray | None:
+            if current.index(t) is None:
+                return None
+            return self._blend(previous, current, arrival, window, t)
+        return plan
 
 
 def rtc_soft_mask(blend_steps: int) -> np.ndarray:
@@ -502,6 +534,7 @@ class RtcExecutor(_SeamBlendingExecutor):
         self.commit_steps = int(commit_steps)
         super().__init__(blend_steps, threshold)
         self.last_frozen_steps = 0  # frozen prefix length of the last merge
+        self._window = 0  # soft-masked steps of the last merge
         self._latency_steps: float | None = None  # running estimate of inference delay
 
     def _config(self) -> dict[str, object]:
@@ -512,16 +545,20 @@ class RtcExecutor(_SeamBlendingExecutor):
         self._latency_steps = delay if self._latency_steps is None else (
             0.7 * self._latency_steps + 0.3 * delay)
         if self._current is None:
-            self._current, self.last_frozen_steps = chunk, 0
+            self._current, self.last_frozen_steps, self._window = chunk, 0, 0
             return
-        self._current, self.last_frozen_steps = merge_rtc(
+        self._current, self.last_frozen_steps, self._window = merge_rtc(
             self._current, chunk, arrival, self.commit_steps, self.blend_steps)
+
+    @property
+    def seam_window(self) -> int:
+        return self._window + 1
 
     def _output(self, t: float) -> np.ndarray | None:
         return None if self._current is None else self._current.at(t)
 
-    def _snapshot(self) -> Callable[[float], np.ndarray] | None:
-        return None if self._current is None else self._current.at_hold
+    def _snapshot(self) -> Callable[[float], np.ndarray | None] | None:
+        return None if self._current is None else self._current.at
 
     def guidance(self, stamp: float, horizon: int, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """Prefix actions and weights [H] for a chunk about to be requested at `stamp`.
@@ -540,25 +577,41 @@ class RtcExecutor(_SeamBlendingExecutor):
                          horizon)
             weights = np.zeros(horizon)
             weights[:frozen] = 1.0
-            mask = rtc_soft_mask(self.blend_steps)[: horizon - frozen]
+            mask = rtc_soft_mask(min(self.blend_steps, horizon - frozen))
             weights[frozen:frozen + len(mask)] = mask
             return prefix, weights
 
 
+def overlap_steps(old: TimedChunk, start: float, dt: float) -> int:
+    """Ticks of spacing dt from `start` (inclusive) at which `old` still has an action."""
+    if old.end_time < start - _STEP_EPS * dt:
+        return 0
+    return math.floor((old.end_time - start) / dt + _STEP_EPS) + 1
+
+
 def merge_rtc(old: TimedChunk, new: TimedChunk, arrival: float, commit_steps: int,
-              blend_steps: int) -> tuple[TimedChunk, int]:
-    """The RTC merge of `new` into `old`: (merged chunk on new's time base, frozen count)."""
+              blend_steps: int) -> tuple[TimedChunk, int, int]:
+    """The RTC merge of `new` into `old` at `arrival`.
+
+    Returns (merged chunk on new's time base, frozen steps, soft-masked steps). The mask
+    spans `blend_steps` cut to where `old` still has actions, so it decays to 0 before the
+    old plan runs out instead of blending towards a held value.
+    """
     times = new.step_time(np.arange(new.horizon))
     committed_until = arrival + commit_steps * new.dt - _STEP_EPS * new.dt
     frozen = int(np.count_nonzero(times < committed_until))
     merged = np.array(new.actions)
     old_at = np.stack([old.at_hold(float(s)) for s in times])
     merged[:frozen] = old_at[:frozen]
-    mask = rtc_soft_mask(blend_steps)[: max(new.horizon - frozen, 0)]
-    window = slice(frozen, frozen + len(mask))
-    merged[window] = mask[:, None] * old_at[window] + (1.0 - mask[:, None]) * merged[window]
+    overlap = 0
+    if frozen < new.horizon:
+        overlap = overlap_steps(old, float(times[frozen]), new.dt)
+    blend = min(blend_steps, overlap, new.horizon - frozen)
+    mask = rtc_soft_mask(blend)[:, None]
+    window = slice(frozen, frozen + blend)
+    merged[window] = mask * old_at[window] + (1.0 - mask) * merged[window]
     merged.setflags(write=False)
-    return TimedChunk(merged, new.stamp, new.dt), frozen
+    return TimedChunk(merged, new.stamp, new.dt), frozen, blend
 
 
 STRATEGIES: dict[str, Callable[..., ChunkExecutor]] = {
