@@ -4,7 +4,7 @@ import pytest
 
 from vla_ros.runtime import LATCHED, Durability, Node, QoSProfile, Reliability, msgs
 from vla_ros.runtime.local import GraphError, LocalContext
-from vla_ros.runtime.names import NameError_
+from vla_ros.runtime.names import InvalidNameError
 
 
 @pytest.fixture
@@ -135,9 +135,9 @@ def test_name_resolution_and_remaps(ctx):
     assert node.resolve_topic_name("~/status") == "/left/cam/status"
     assert node.resolve_topic_name("~/out") == "/processed"
     assert node.resolve_topic_name("/abs") == "/abs"
-    with pytest.raises(NameError_, match="malformed remap"):
+    with pytest.raises(InvalidNameError, match="malformed remap"):
         Node("bad", context=ctx, remappings=[("a", "")])
-    with pytest.raises(NameError_, match="9lives"):
+    with pytest.raises(InvalidNameError, match="9lives"):
         node.resolve_topic_name("9lives")
 
 

@@ -78,7 +78,8 @@ def test_wrong_parameter_type_from_yaml_is_reported_with_its_file(tmp_path):
 
 def test_cli_reports_errors_without_traceback(tmp_path, capsys):
     bad = tmp_path / "bad.launch.xml"
-    bad.write_text('<launch>\n  <node pkg="vla_ros" exec="talker" name="$(var nope)"/>\n</launch>\n')
+    bad.write_text('<launch>\n  <node pkg="vla_ros" exec="talker" name="$(var nope)"/>\n'
+                   '</launch>\n')
     assert cli_main(["launch", str(bad), "--duration", "0.1"]) == 2
     err = capsys.readouterr().err
     assert "bad.launch.xml:2" in err and "nope" in err

@@ -56,7 +56,7 @@ def image_to_msg(image: np.ndarray, encoding: str = "rgb8", stamp: float | None 
     if array.ndim != expected_ndim or (channels > 1 and array.shape[2] != channels):
         raise ConversionError(
             f"{encoding} image must have shape "
-            f"{'HxWx%d' % channels if channels > 1 else 'HxW'}, got {array.shape}"
+            f"{f'HxWx{channels}' if channels > 1 else 'HxW'}, got {array.shape}"
         )
     if array.dtype != dtype:
         raise ConversionError(f"{encoding} image must be {dtype}, got {array.dtype}")

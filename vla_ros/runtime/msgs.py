@@ -15,13 +15,16 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from rosbags.typesys import Stores, get_typestore, get_types_from_msg
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 # Services are not in rosbags' message store; their request/response definitions (from
 # std_srvs) are registered as messages named the way rosidl names them.
 _SERVICE_DEFINITIONS = {
-    "std_srvs/srv/Trigger": ("uint8 structure_needs_at_least_one_member", "bool success\nstring message"),
+    "std_srvs/srv/Trigger": (
+        "uint8 structure_needs_at_least_one_member",
+        "bool success\nstring message",
+    ),
     "std_srvs/srv/SetBool": ("bool data", "bool success\nstring message"),
     "std_srvs/srv/Empty": (
         "uint8 structure_needs_at_least_one_member",

@@ -7,13 +7,13 @@ import re
 _TOKEN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class NameError_(ValueError):
+class InvalidNameError(ValueError):
     """An invalid topic, service or node name, or a malformed remap rule."""
 
 
 def validate_node_name(name: str) -> str:
     if not _TOKEN.match(name or ""):
-        raise NameError_(
+        raise InvalidNameError(
             f"invalid node name '{name}': use letters, digits and '_', not starting with a digit"
         )
     return name
@@ -27,14 +27,14 @@ def normalize_namespace(namespace: str | None) -> str:
     if ns != "/":
         for token in ns[1:].split("/"):
             if not _TOKEN.match(token):
-                raise NameError_(f"invalid namespace '{namespace}': bad token '{token}'")
+                raise InvalidNameError(f"invalid namespace '{namespace}': bad token '{token}'")
     return ns
 
 
 def expand_name(name: str, node_name: str, namespace: str) -> str:
     """Fully qualified name: `/abs` stays, `rel` → `/ns/rel`, `~/p` → `/ns/node/p`."""
     if not name:
-        raise NameError_("empty topic or service name")
+        raise InvalidNameError("empty topic or service name")
     ns = normalize_namespace(namespace)
     if name == "~":
         expanded = _join(ns, node_name)
@@ -43,7 +43,7 @@ def expand_name(name: str, node_name: str, namespace: str) -> str:
     elif name.startswith("/"):
         expanded = name
     elif name.startswith("~"):
-        raise NameError_(f"invalid name '{name}': '~' must be followed by '/'")
+        raise InvalidNameError(f"invalid name '{name}': '~' must be followed by '/'")
     else:
         expanded = _join(ns, name)
     validate_expanded(expanded)
@@ -52,10 +52,10 @@ def expand_name(name: str, node_name: str, namespace: str) -> str:
 
 def validate_expanded(name: str) -> None:
     if name == "/" or name.endswith("/") or "//" in name:
-        raise NameError_(f"invalid name '{name}': empty token, repeated or trailing '/'")
+        raise InvalidNameError(f"invalid name '{name}': empty token, repeated or trailing '/'")
     for token in name[1:].split("/"):
         if not _TOKEN.match(token):
-            raise NameError_(
+            raise InvalidNameError(
                 f"invalid name '{name}': token '{token}' must be letters, digits and '_', "
                 "not starting with a digit"
             )
@@ -72,12 +72,14 @@ class Remapper:
         self._map: dict[str, str] = {}
         for source, target in rules:
             if not source or not target:
-                raise NameError_(f"malformed remap '{source}:={target}': both sides are needed")
+                raise InvalidNameError(
+                    f"malformed remap '{source}:={target}': both sides are needed"
+                )
             try:
                 src = expand_name(source, node_name, namespace)
                 dst = expand_name(target, node_name, namespace)
-            except NameError_ as err:
-                raise NameError_(f"malformed remap '{source}:={target}': {err}") from None
+            except InvalidNameError as err:
+                raise InvalidNameError(f"malformed remap '{source}:={target}': {err}") from None
             self._map.setdefault(src, dst)  # the first matching rule wins in rcl
 
     def resolve(self, name: str, node_name: str, namespace: str) -> str:

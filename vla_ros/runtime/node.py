@@ -8,6 +8,7 @@ file) or the rclpy backend (`runtime/ros.py`, which maps the same calls onto rcl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time as _time
 from collections.abc import Callable, Iterable
@@ -229,10 +230,8 @@ class Node:
     # --- lifetime ----------------------------------------------------------------------
     def destroy_node(self) -> None:
         for entity in reversed(self._entities):
-            try:
+            with contextlib.suppress(ValueError):  # already gone
                 entity.destroy()
-            except ValueError:
-                pass  # already gone
         self._entities.clear()
         if self in self._context.nodes:
             self._context.nodes.remove(self)

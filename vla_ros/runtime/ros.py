@@ -9,6 +9,7 @@ the same on both backends. Names, remaps, QoS, parameters and sim time are rcl's
 from __future__ import annotations
 
 import array
+import contextlib
 import importlib
 from functools import cache
 from typing import Any
@@ -215,10 +216,8 @@ class RosContext:
         return self.rcl_node(node).create_client(_srv_class(srv_type.name), name)
 
     def spin(self) -> None:
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             self.executor.spin()
-        except KeyboardInterrupt:
-            pass
 
     def spin_for(self, seconds: float) -> None:
         import time
