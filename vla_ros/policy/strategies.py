@@ -30,7 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from vla_ros.policy.interface import ActionChunk
+from vla_ros.policy.interface import ActionChunk, PolicyMetadata
 
 ChunkLike = ActionChunk | tuple[np.ndarray, float, float]
 
@@ -197,6 +197,12 @@ class ChunkExecutor(abc.ABC):
         with self._lock:
             action = self._select(t)
             self._record(t, action)
+            return None if action is None else np.array(action)
+
+    def peek(self, t: float) -> np.ndarray | None:
+        """What `action_at(t)` would return, without counting it in the statistics."""
+        with self._lock:
+            action = self._select(float(t))
             return None if action is None else np.array(action)
 
     def should_infer(self, t: float) -> bool:
@@ -633,3 +639,39 @@ def make_executor(name: str, **options: object) -> ChunkExecutor:
         return factory(**options)
     except TypeError as err:
         raise ValueError(f"strategy {name!r}: bad options {sorted(options)}: {err}") from None
+
+
+class ChunkHook:
+    """Applies a strategy to whole chunks, for a node that publishes chunks downstream.
+
+    Each chunk is pushed at its arrival time `now` (default: its own stamp, i.e. no
+    latency) and replaced by the executor's plan sampled at the chunk's own step times,
+    cut where the plan runs out; steps already past at `now` stay in the chunk, aligned by
+    its stamp. Returns None when nothing remains to execute.
+    """
+
+    def __init__(self, executor: ChunkExecutor) -> None:
+        self.executor = executor
+
+    def __call__(self, chunk: ActionChunk, now: float | None = None) -> ActionChunk | None:
+        self.executor.push(chunk, now=chunk.stamp if now is None else now)
+        rows = []
+        for t in chunk.stamp + chunk.times:
+            action = self.executor.peek(float(t))
+            if action is None:
+                break
+            rows.append(action)
+        if not rows:
+            return None
+        return ActionChunk(actions=np.stack(rows), names=list(chunk.names), dt=chunk.dt,
+                           features=chunk.features, stamp=chunk.stamp)
+
+    def reset(self) -> None:
+        self.executor.reset()
+
+
+def chunk_hook(name: str, metadata: PolicyMetadata | None = None,
+               **options: object) -> ChunkHook:
+    """The policy node's `execution_strategy` hook for strategy `name` (see ChunkHook)."""
+    del metadata  # strategies work on any action dimension; kept for the node's call shape
+    return ChunkHook(make_executor(name, **options))
