@@ -1,0 +1,483 @@
+"""Differential IK as one dense QP per step (pink's formulation, built for speed).
+
+Each step solves, for the configuration displacement dq (tangent space, size nv):
+
+    minimize    sum_tasks || W^1/2 (J_t dq + g_t e_t) ||^2  +  lambda ||dq||^2
+    subject to  J_c dq = -g_c e_c                      (tasks given as constraints)
+                lb <= dq <= ub                         (joint range, velocity, acceleration)
+                lo <= A dq <= up                       (support polygon, ...)
+
+with lambda = damping + lm_damping * ||weighted error||^2 (Levenberg-Marquardt: large errors
+take shorter, better-conditioned steps). `IKProblem` owns every matrix, allocated once, and
+per step makes one `computeJointJacobians` call (which also runs forward kinematics), lets
+each task write its rows in place, forms H = Jw'Jw + lambda I and f = Jw'rw with two
+products, and hands the buffers to the QP back-end unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pinocchio as pin
+
+from vla_ros.retarget.errors import IKError
+from vla_ros.retarget.ik_limits import POSITION, RATE, ROWS, JointPositionLimit, Limit
+from vla_ros.retarget.ik_tasks import FrameTask, PostureTask, Task
+from vla_ros.retarget.qp_solvers import INF, make_solver
+from vla_ros.retarget.robot_model import RobotModel
+
+SOFT_CONSTRAINT_WEIGHT = 1e4
+"""Weight of constraint rows moved into the cost when the hard QP is infeasible."""
+
+STALL_STEPS = int(__import__("os").environ.get("SS", "5"))
+"""`PoseIK.solve` restarts after this many steps without the cost falling by STALL_DECREASE."""
+STALL_DECREASE = float(__import__("os").environ.get("SD", "0.8"))
+
+MODE = __import__("os").environ.get("MODE", "gn")
+ATTEMPT_STEPS = int(__import__("os").environ.get("AS", "1000"))
+RESTART_SAMPLES = int(__import__("os").environ.get("RS", "16"))
+RESTART_SPAN = float(__import__("os").environ.get("SPAN", "0.6"))
+"""Random restart seeds are drawn from this central fraction of each joint range."""
+
+"""Weight of constraint rows moved into the cost when the hard QP is infeasible."""
+
+
+class IKProblem:
+    """Tasks + constraints + limits for one robot, with preallocated QP data.
+
+    The sets of tasks, constraints and limits are fixed at construction (that fixes the QP
+    size); targets, weights and gains may change between steps.
+    """
+
+    def __init__(
+        self,
+        robot: RobotModel,
+        tasks: Sequence[Task],
+        limits: Sequence[Limit] = (),
+        constraints: Sequence[Task] = (),
+        damping: float = 1e-6,
+        lm_damping: float = 0.0,
+        solver: str = "daqp",
+    ) -> None:
+        if not tasks and not constraints:
+            raise IKError("IKProblem needs at least one task or constraint")
+        self.robot = robot
+        self.model = robot.model
+        self.data = robot.model.createData()
+        self.tasks = list(tasks)
+        self.constraints = list(constraints)
+        self.limits = list(limits)
+        self.damping = float(damping)
+        self.lm_damping = float(lm_damping)
+        for item in (*self.tasks, *self.constraints, *self.limits):
+            item.bind(robot)
+        self.uses_com = any(x.uses_com for x in (*self.tasks, *self.constraints, *self.limits))
+        nv = self.model.nv
+        self.nv = nv
+        self.q = pin.neutral(self.model)
+        self.last_dq = np.zeros(nv)
+
+        nc = sum(t.dim for t in self.tasks)
+        self.J_cost = np.zeros((nc, nv))
+        self.e_cost = np.zeros(nc)
+        self.sqrt_w = np.zeros(nc)
+        self.gain_w = np.zeros(nc)  # sqrt(w) * gain
+        self.Jw = np.zeros((nc, nv))
+        self.rw = np.zeros(nc)
+        self._cost_views = self._views(self.tasks, self.J_cost, self.e_cost)
+
+        neq = sum(t.dim for t in self.constraints)
+        row_limits = [lim for lim in self.limits if lim.stage == ROWS]
+        nin = sum(lim.rows for lim in row_limits)
+        m = neq + nin
+        self.A = np.zeros((m, nv))
+        self.lower = np.full(nv + m, -INF)  # daqp layout: [box lb, row lower]
+        self.upper = np.full(nv + m, INF)
+        self.lb, self.ub = self.lower[:nv], self.upper[:nv]
+        self._eq_e = np.zeros(neq)
+        self._eq_gain = np.zeros(neq)
+        self._eq_views = self._views(self.constraints, self.A[:neq], self._eq_e)
+        self._row_views = []
+        r = nv + neq
+        for lim in row_limits:
+            a = r - nv
+            rows = slice(r, r + lim.rows)
+            a_rows = self.A[a : a + lim.rows]
+            self._row_views.append((lim, a_rows, self.lower[rows], self.upper[rows]))
+            r += lim.rows
+        self._rate = [lim for lim in self.limits if lim.stage == RATE]
+        self._position = [lim for lim in self.limits if lim.stage == POSITION]
+        self.H = np.zeros((nv, nv))
+        self.f = np.zeros(nv)
+        self._diag = self.H.reshape(-1)[:: nv + 1]
+        self.solver = make_solver(solver, nv, m, neq)
+        self._soft: object | None = None  # box-only solver for the infeasible fallback
+        self.last_status = 0
+        self.used_fallback = False
+        self.clamp_errors = True  # tasks may clamp the error they feed to the QP
+
+    @staticmethod
+    def _views(tasks: Sequence[Task], J: np.ndarray, e: np.ndarray) -> list:
+        views, r = [], 0
+        for t in tasks:
+            block = J[r : r + t.dim]
+            t.init_jacobian(block)
+            views.append((t, block, e[r : r + t.dim], slice(r, r + t.dim)))
+            r += t.dim
+        return views
+
+    # --- kinematics and QP assembly ------------------------------------------------------
+    def update_kinematics(self, q: np.ndarray) -> None:
+        """Forward kinematics + joint Jacobians (+ CoM Jacobian if needed) at q."""
+        self.q[:] = q
+        pin.computeJointJacobians(self.model, self.data, self.q)
+        if self.uses_com:
+            pin.jacobianCenterOfMass(self.model, self.data, False)
+
+    def cost(self, q: np.ndarray) -> float:
+        """Weighted squared error of the cost tasks at q (unclamped): the objective that
+        `PoseIK.solve` drives down."""
+        self.update_kinematics(q)
+        total = 0.0
+        for t in self.tasks:
+            e = t.error(self)
+            total += float(t.weight @ (e * e))
+        return total
+
+    def solve(
+        self, q: np.ndarray, dt: float | None = None, extra_damping: float = 0.0
+    ) -> np.ndarray:
+        """Displacement dq (tangent, nv) for one step from q; `dt` scales rate limits
+        (None: no velocity/acceleration limits); `extra_damping` is added to lambda (used by
+        adaptive Levenberg-Marquardt). The returned array is reused: copy it to keep it.
+        Never fails: an infeasible QP is re-solved with constraints made soft."""
+        self.update_kinematics(q)
+        for t, J, e, rows in self._cost_views:
+            t.compute(self, J, e)
+            self.sqrt_w[rows] = t.weight
+            self.gain_w[rows] = t.gain
+        np.sqrt(self.sqrt_w, out=self.sqrt_w)
+        np.multiply(self.J_cost, self.sqrt_w[:, None], out=self.Jw)
+        self.gain_w *= self.sqrt_w
+        np.multiply(self.e_cost, self.gain_w, out=self.rw)
+        np.matmul(self.Jw.T, self.Jw, out=self.H)
+        np.matmul(self.rw, self.Jw, out=self.f)
+        lam = self.damping + extra_damping
+        if self.lm_damping:
+            lam += self.lm_damping * float(self.rw @ self.rw)
+        self._diag += lam
+
+        neq = len(self._eq_e)
+        if neq:
+            for t, J, e, rows in self._eq_views:
+                t.compute(self, J, e)
+                self._eq_gain[rows] = -t.gain
+            b = self.upper[self.nv : self.nv + neq]
+            np.multiply(self._eq_e, self._eq_gain, out=b)
+            self.lower[self.nv : self.nv + neq] = b
+        for lim, A, lo, up in self._row_views:
+            lim.fill_rows(self, A, lo, up)
+
+        self.lb.fill(-INF)
+        self.ub.fill(INF)
+        for lim in self._rate:
+            lim.apply(self, dt, self.lb, self.ub)
+        for lim in self._position:
+            lim.apply(self, dt, self.lb, self.ub)
+
+        x = self.solver.solve(self.H, self.f, self.A, self.lower, self.upper)
+        self.last_status = self.solver.last_status
+        self.used_fallback = x is None
+        if x is None:
+            x = self._solve_soft()
+        self.last_dq[:] = x
+        return self.last_dq
+
+    def _solve_soft(self) -> np.ndarray:
+        """Infeasible hard QP (e.g. a foot constraint against a joint limit): move the rows
+        into the cost with a large weight and keep only the (always feasible) box."""
+        nv, neq = self.nv, len(self._eq_e)
+        H, f = self.H.copy(), self.f.copy()
+        w = SOFT_CONSTRAINT_WEIGHT
+        if neq:
+            A = self.A[:neq]
+            b = self.upper[nv : nv + neq]
+            H += w * A.T @ A
+            f -= w * A.T @ b
+        for _, A, _, up in self._row_views:
+            # penalise only violated rows at dq = 0 (a cheap, conservative choice)
+            viol = up < 0
+            if np.any(viol):
+                H += w * A[viol].T @ A[viol]
+                f -= w * A[viol].T @ up[viol]
+        if self._soft is None:
+            self._soft = make_solver(self.solver.name, nv, 0, 0)
+        x = self._soft.solve(H, f, np.zeros((0, nv)), self.lower[:nv], self.upper[:nv])
+        if x is None:  # the box alone is always feasible; keep still if even that fails
+            x = np.zeros(nv)
+        return x
+
+    def task_errors(self) -> np.ndarray:
+        """Unweighted cost-task errors of the last `solve` (stacked in task order)."""
+        return self.e_cost
+
+
+def integrate(robot: RobotModel, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+    """q (+) dq on the configuration manifold, joints clipped into their limits.
+    Plain addition when the model has only 1-DoF joints (no free-flyer)."""
+    model = robot.model
+    out = q + dq if model.nq == model.nv else pin.integrate(model, q, dq)
+    qi = robot.joint_q_index
+    if robot.q_is_joint_vector:
+        np.clip(out, model.lowerPositionLimit, model.upperPositionLimit, out=out)
+    else:
+        out[qi] = np.clip(out[qi], model.lowerPositionLimit[qi], model.upperPositionLimit[qi])
+    return out
+
+
+_PROBLEMS: OrderedDict[tuple, IKProblem] = OrderedDict()
+_MAX_CACHED = 16
+
+
+def solve_ik(
+    robot: RobotModel,
+    q: np.ndarray,
+    tasks: Sequence[Task],
+    dt: float | None = None,
+    *,
+    limits: Sequence[Limit] | None = None,
+    constraints: Sequence[Task] = (),
+    damping: float = 1e-6,
+    lm_damping: float = 0.0,
+    solver: str = "daqp",
+) -> np.ndarray:
+    """One IK step: the displacement dq (nv) that best achieves `tasks` from `q`.
+
+    pink-shaped convenience over `IKProblem`: the problem for this (robot, tasks, limits,
+    constraints, solver) set is built on first use and cached, so repeated calls allocate
+    nothing new. Default limits: the joint range. Integrate with `integrate(robot, q, dq)`.
+    """
+    if limits is None:
+        limits = _default_limits(robot)
+    key = (
+        id(robot),
+        tuple(map(id, tasks)),
+        tuple(map(id, limits)),
+        tuple(map(id, constraints)),
+        damping,
+        lm_damping,
+        solver,
+    )
+    problem = _PROBLEMS.get(key)
+    if problem is None:
+        problem = IKProblem(robot, tasks, limits, constraints, damping, lm_damping, solver)
+        _PROBLEMS[key] = problem  # the problem holds the objects, so ids stay unique
+        if len(_PROBLEMS) > _MAX_CACHED:
+            _PROBLEMS.popitem(last=False)
+    else:
+        _PROBLEMS.move_to_end(key)
+    return problem.solve(robot.check_q(q), dt).copy()
+
+
+_DEFAULT_LIMITS: dict[int, tuple[RobotModel, list[Limit]]] = {}
+
+
+def _default_limits(robot: RobotModel) -> list[Limit]:
+    entry = _DEFAULT_LIMITS.get(id(robot))
+    if entry is None or entry[0] is not robot:
+        if len(_DEFAULT_LIMITS) >= _MAX_CACHED:
+            _DEFAULT_LIMITS.clear()
+        entry = (robot, [JointPositionLimit()])
+        _DEFAULT_LIMITS[id(robot)] = entry
+    return entry[1]
+
+
+@dataclass
+class IKResult:
+    """Outcome of `PoseIK.solve`: final configuration and errors (m, rad)."""
+
+    q: np.ndarray
+    converged: bool
+    steps: int
+    pos_err: float
+    rot_err: float
+
+
+class PoseIK:
+    """End-effector pose IK: a FrameTask (+ optional extra tasks) under joint range and
+    velocity limits. `step` is one QP step; `solve` iterates to convergence."""
+
+    def __init__(
+        self,
+        robot: RobotModel,
+        frame: str | None = None,
+        solver: str = "daqp",
+        *,
+        position_weight: float | np.ndarray = 1.0,
+        orientation_weight: float | np.ndarray = 1.0,
+        posture_weight: float = 0.0,
+        extra_tasks: Sequence[Task] = (),
+        extra_limits: Sequence[Limit] = (),
+        constraints: Sequence[Task] = (),
+        damping: float = 1e-6,
+        lm_damping: float = 0.0,
+        velocity_limit: bool = True,
+        max_position_error: float = np.inf,
+        max_orientation_error: float = np.inf,
+        seed: int = 0,
+    ) -> None:
+        from vla_ros.retarget.ik_limits import VelocityLimit
+
+        self.robot = robot
+        self.frame = frame or robot.ee_frame
+        self.task = FrameTask(
+            self.frame, position_weight, orientation_weight,
+            max_position_error=max_position_error, max_orientation_error=max_orientation_error,
+        )
+        tasks: list[Task] = [self.task, *extra_tasks]
+        self.posture = PostureTask(posture_weight) if posture_weight > 0 else None
+        if self.posture is not None:
+            tasks.append(self.posture)
+        self.velocity = VelocityLimit() if velocity_limit else None
+        limits: list[Limit] = [JointPositionLimit(), *extra_limits]
+        if self.velocity is not None:
+            limits.insert(0, self.velocity)
+        self.problem = IKProblem(
+            robot, tasks, limits, constraints, damping=damping, lm_damping=lm_damping,
+            solver=solver,
+        )
+        self._rng = np.random.default_rng(seed)
+
+    def step(self, q: np.ndarray, T_target: np.ndarray | pin.SE3, dt: float | None) -> np.ndarray:
+        """Next configuration: one QP step from q towards T_target; `dt` (s) bounds the
+        motion by the velocity limits (None: no velocity limit)."""
+        q = self.robot.check_q(q)
+        self.task.set_target(T_target)
+        dq = self.problem.solve(q, dt)
+        return integrate(self.robot, q, dq)
+
+    def errors(self, q: np.ndarray) -> tuple[float, float]:
+        """(position error m, orientation error rad) of the frame at q against the target."""
+        self.problem.update_kinematics(self.robot.check_q(q))
+        return self._errors_now()
+
+    def _errors_now(self) -> tuple[float, float]:
+        e = self.task.error(self.problem)
+        return float(np.linalg.norm(e[:3])), float(np.linalg.norm(e[3:]))
+
+    def solve(
+        self,
+        q0: np.ndarray,
+        T_target: np.ndarray | pin.SE3,
+        max_steps: int = 50,
+        tol_pos: float = 1e-3,
+        tol_rot: float = 1e-2,
+        dt: float | None = None,
+        restarts: bool = True,
+    ) -> IKResult:
+        """Iterate `step` from q0 until the pose is within tolerance (and other tasks have
+        settled) or `max_steps` steps in all; without `dt` velocity limits are not applied.
+
+        Differential IK is local: from q0 it can stall against a joint limit when the
+        target lies on another IK branch (e.g. the wrist must turn the long way round).
+        With `restarts`, a stall (error not down 10 % in `STALL_STEPS` steps) restarts
+        from a seeded random configuration inside the limits, within the same step budget;
+        the best configuration found is returned if none converges.
+        """
+        q = self.robot.check_q(q0).copy()
+        self.task.set_target(T_target)
+        problem = self.problem
+        cost = problem.cost(q)
+        best = (cost, q.copy())
+        ref, since, flipped, lam, attempt = cost, 0, False, 1e-6, 0
+        for k in range(max_steps + 1):
+            problem.update_kinematics(q)
+            pos_err, rot_err = self._errors_now()
+            if pos_err <= tol_pos and rot_err <= tol_rot and self._extra_tasks_settled():
+                return IKResult(q, True, k, pos_err, rot_err)
+            if k == max_steps:
+                break
+            attempt += 1
+            if restarts and (since >= STALL_STEPS or attempt > ATTEMPT_STEPS):
+                attempt = 1
+                seed = None if flipped else self._flip_seed(q)
+                flipped = seed is not None
+                q = self._random_seed() if seed is None else seed
+                cost = problem.cost(q)
+                ref, since, lam = cost, 0, 1e-6
+                continue
+            if MODE == "gn":
+                q = integrate(self.robot, q, problem.solve(q, dt))
+                cost = problem.cost(q)
+            elif MODE == "ls":
+                dq = problem.solve(q, dt).copy()
+                for alpha in (1.0, 0.5, 0.25):
+                    trial = integrate(self.robot, q, alpha * dq)
+                    tc = problem.cost(trial)
+                    if tc < cost:
+                        break
+                q, cost = trial, tc
+            else:
+                dq = problem.solve(q, dt, extra_damping=lam)
+                trial = integrate(self.robot, q, dq)
+                tc = problem.cost(trial)
+                if tc < cost:
+                    q, cost, lam = trial, tc, max(lam / 3, 1e-6)
+                else:
+                    lam = min(max(lam * 10, 1e-3), 1e2)
+            if cost < best[0]:
+                best = (cost, q.copy())
+            if cost < STALL_DECREASE * ref:
+                ref, since = cost, 0
+            else:
+                since += 1
+        q = best[1]
+        problem.update_kinematics(q)
+        pos_err, rot_err = self._errors_now()
+        return IKResult(q, False, max_steps, pos_err, rot_err)
+
+    def _flip_seed(self, q: np.ndarray) -> np.ndarray | None:
+        """Stalled against a limit of a joint with more than half a turn of range: the
+        target may need that joint the long way round, which a local step never takes
+        (the orientation error always points the short way). Seed: the same q with those
+        joints moved a full turn back, clipped into range. None if no joint qualifies."""
+        robot = self.robot
+        joints = robot.joints_from_q(q)
+        span = robot.upper - robot.lower
+        at_upper = (robot.upper - joints < 1e-3) & (span > np.pi)
+        at_lower = (joints - robot.lower < 1e-3) & (span > np.pi)
+        if not (at_upper.any() or at_lower.any()):
+            return None
+        joints = joints - 2 * np.pi * at_upper + 2 * np.pi * at_lower
+        joints = np.clip(joints, robot.lower + 1e-3, robot.upper - 1e-3)
+        seed = q.copy()
+        seed[robot.joint_q_index] = joints
+        return seed
+
+    def _random_seed(self) -> np.ndarray:
+        """The best of RESTART_SAMPLES random configurations (uniform inside the middle
+        part of each joint range) by task cost: forward kinematics is cheap next to QP
+        steps, and a seed already near the target rarely stalls again."""
+        robot = self.robot
+        mid, half = (robot.upper + robot.lower) / 2, (robot.upper - robot.lower) / 2
+        best, best_cost = None, np.inf
+        for _ in range(RESTART_SAMPLES):
+            joints = self._rng.uniform(mid - RESTART_SPAN * half, mid + RESTART_SPAN * half)
+            q = robot.q_neutral.copy()
+            q[robot.joint_q_index] = joints
+            c = self.problem.cost(q)
+            if c < best_cost:
+                best, best_cost = q, c
+        return best
+
+    def _extra_tasks_settled(self, tol: float = 1e-3) -> bool:
+        """Other cost tasks (pinned joint, swivel) count for convergence too, posture not."""
+        for t in self.problem.tasks:
+            if t is self.task or isinstance(t, PostureTask):
+                continue
+            if np.max(np.abs(t.error(self.problem))) > tol:
+                return False
+        return True
