@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vla_ros.sim.scene import TCP_SITE, Scene, build_scene, mujoco
 from vla_ros.sim.robots import RobotSpec
+from vla_ros.sim.scene import TCP_SITE, Scene, build_scene, mujoco
 
 
 class SimError(ValueError):
@@ -82,11 +82,14 @@ class SimEnv:
         # Actuator per joint (-1 for mimic followers, driven by an equality constraint).
         act_names = [m.actuator(i).name for i in range(m.nu)]
         self._act = np.array([act_names.index(n) if n in act_names else -1
-                              for n in self.joint_names])  # fmt: skip
+                              for n in self.joint_names])
         self._leader = {self._index[f]: self._index[ld] for f, ld in self.robot.mimic.items()}
         self._tcp = m.site(TCP_SITE).id
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
         self._perturbations: list[_Perturbation] = []
+        self._contype = m.geom_contype.copy()
+        self._conaffinity = m.geom_conaffinity.copy()
+        self._active: dict[str, bool] = {}
         self.task = None  # a vla_ros.sim.tasks.TaskInstance after reset(task=...)
         self.home = np.array([self.robot.home.get(n, 0.0) for n in self.joint_names])
         self.home = np.clip(self.home, self.lower, self.upper)
@@ -221,13 +224,21 @@ class SimEnv:
         bid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, name)
         if bid < 0:
             raise SimError(f"no body '{name}' in the scene; objects are "
-                           f"{sorted(self.scene.objects)}")  # fmt: skip
+                           f"{sorted(self.scene.objects)}")
         return bid
 
     def object_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """World position and quaternion (w, x, y, z) of a body."""
         bid = self._body(name)
         return self.data.xpos[bid].copy(), self.data.xquat[bid].copy()
+
+    def object_frame(self, name: str) -> np.ndarray:
+        """4x4 world pose of a body."""
+        bid = self._body(name)
+        T = np.eye(4)
+        T[:3, :3] = self.data.xmat[bid].reshape(3, 3)
+        T[:3, 3] = self.data.xpos[bid]
+        return T
 
     def object_poses(self, names=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Poses of the pool objects in use (all pool objects if no task is set)."""
@@ -240,10 +251,11 @@ class SimEnv:
         obj = self.scene.objects.get(name)
         if obj is None:
             raise SimError(f"'{name}' is not a pool object; objects are "
-                           f"{sorted(self.scene.objects)}")  # fmt: skip
+                           f"{sorted(self.scene.objects)}")
         pos = np.asarray(pos, float)
         quat = np.asarray(quat, float)
         quat = quat / np.linalg.norm(quat)
+        self._set_active(name, not np.allclose(pos, obj.park))
         if obj.free:
             jid = self.model.joint(f"{name}_free").id
             a, d = self.model.jnt_qposadr[jid], self.model.jnt_dofadr[jid]
@@ -255,6 +267,28 @@ class SimEnv:
             self.model.body_pos[bid] = pos
             self.model.body_quat[bid] = quat
         mujoco.mj_forward(self.model, self.data)
+
+    def _set_active(self, name: str, active: bool) -> None:
+        """Parked objects float without contacts: they cost no collision checks."""
+        if self._active.get(name) == active:
+            return
+        self._active[name] = active
+        bid = self._body(name)
+        m = self.model
+        bodies = [b for b in range(m.nbody) if b == bid or m.body_rootid[b] == bid
+                  or m.body_parentid[b] == bid]
+        for b in bodies:
+            m.body_gravcomp[b] = 0.0 if active else 1.0
+            for g in range(m.body_geomadr[b], m.body_geomadr[b] + m.body_geomnum[b]):
+                m.geom_contype[g] = self._contype[g] if active else 0
+                m.geom_conaffinity[g] = self._conaffinity[g] if active else 0
+
+    def geom_position(self, geom: str) -> np.ndarray:
+        """World position of a named geom (e.g. `drawer_knob`)."""
+        gid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, geom)
+        if gid < 0:
+            raise SimError(f"no geom '{geom}' in the scene")
+        return self.data.geom_xpos[gid].copy()
 
     def park(self, name: str) -> None:
         self.set_object_pose(name, self.scene.objects[name].park)
@@ -268,7 +302,7 @@ class SimEnv:
             return self.scene.fixture_joints[name]
         except KeyError:
             raise SimError(f"'{name}' has no joint; fixtures with joints are "
-                           f"{sorted(self.scene.fixture_joints)}") from None  # fmt: skip
+                           f"{sorted(self.scene.fixture_joints)}") from None
 
     def joint_value(self, joint: str) -> float:
         """qpos of any 1-dof joint in the scene (e.g. `drawer_slide`, `door_hinge`)."""

@@ -60,6 +60,7 @@ class RobotSpec:
     table_height: float = 0.75  # floor is table_top_z - table_height
     workspace_center: tuple[float, float] = (0.5, 0.0)
     workspace_half_extent: tuple[float, float] = (0.12, 0.2)
+    scene_camera_distance: float = 1.0  # metres from the workspace to the scene camera
     object_scale: float = 1.0  # multiplies object sizes (small arms get small cubes)
     # Wrist camera: body it rides on, position and look direction in that body's frame.
     wrist_camera_body: str = ""
@@ -120,6 +121,7 @@ SO101 = RobotSpec(
     workspace_center=(0.22, 0.0),
     workspace_half_extent=(0.05, 0.1),
     object_scale=0.6,
+    scene_camera_distance=0.5,
     wrist_camera_body="gripper_link",
     wrist_camera_pos=(0.0, -0.04, -0.03),
     wrist_camera_forward=(0.0, 0.0, -1.0),
@@ -128,7 +130,7 @@ SO101 = RobotSpec(
 
 _G1_HAND = (
     "thumb_0", "thumb_1", "thumb_2", "middle_0", "middle_1", "index_0", "index_1",
-)  # fmt: skip
+)
 
 G1 = RobotSpec(
     name="g1",
@@ -137,7 +139,7 @@ G1 = RobotSpec(
         f"right_{j}_joint"
         for j in ("shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow",
                   "wrist_roll", "wrist_pitch", "wrist_yaw")
-    ),  # fmt: skip
+    ),
     gripper=GripperSpec(
         joints=tuple(f"right_hand_{j}_joint" for j in _G1_HAND),
         open=(0.0,) * 7,

@@ -63,6 +63,7 @@ class PoolObject:
     half_height: float  # vertical half extent of the graspable part (0 for fixtures)
     color_geoms: tuple[str, ...] = ()  # geoms recoloured with the object's colour
     park: tuple[float, float, float] = (0.0, 0.0, 0.0)  # out-of-sight pose (world)
+    dims: dict[str, float] = field(default_factory=dict)  # sizes tasks/experts reason with
 
 
 @dataclass
@@ -139,7 +140,7 @@ def _robot_spec(robot: RobotSpec) -> tuple[mujoco.MjSpec, dict[str, JointLimits]
             act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
     ee = spec.body(robot.ee_body)
     ee.add_site(name=TCP_SITE, pos=list(robot.ee_offset), size=[0.005, 0, 0], group=4,
-                rgba=[1, 0, 0, 1])  # fmt: skip
+                rgba=[1, 0, 0, 1])
     cam_body = spec.body(robot.wrist_camera_body)
     cam_body.add_camera(
         name=WRIST_CAMERA,
@@ -165,9 +166,9 @@ class _Builder:
 
     # -- helpers -------------------------------------------------------------------
     def _geom(self, body, name: str, kind, size, pos=(0, 0, 0), rgba=(0.7, 0.7, 0.7, 1),
-              mass: float | None = None, collide: bool = True, **kw):  # fmt: skip
+              mass: float | None = None, collide: bool = True, **kw):
         g = body.add_geom(name=name, type=kind, size=list(size), pos=list(pos), rgba=list(rgba),
-                          **kw)  # fmt: skip
+                          **kw)
         g.contype = WORLD_BIT if collide else 0
         g.conaffinity = (WORLD_BIT | ROBOT_BIT) if collide else 0
         if mass is not None:
@@ -175,10 +176,10 @@ class _Builder:
         return g
 
     def _park_pose(self) -> tuple[float, float, float]:
-        """Out of every camera's view: behind the robot, on the floor, spaced apart."""
+        """Out of every camera's view: behind the scene camera, on the floor, spaced apart."""
         i = self._n_parked
         self._n_parked += 1
-        return (-1.0 - 0.35 * (i // 6), -1.0 + 0.35 * (i % 6), self.floor)
+        return (-3.0 - 0.35 * (i // 6), -1.0 + 0.35 * (i % 6), self.floor)
 
     def _register(self, obj: PoolObject) -> None:
         park = self._park_pose()
@@ -201,26 +202,26 @@ class _Builder:
         spec.stat.extent = 1.0
         world = spec.worldbody
         world.add_light(name="sun", pos=[0.6, -0.4, self.top + 1.6], dir=[-0.3, 0.25, -1.0],
-                        diffuse=[0.6, 0.6, 0.6], castshadow=False)  # fmt: skip
+                        diffuse=[0.6, 0.6, 0.6], castshadow=False)
         self._geom(world, "floor", mujoco.mjtGeom.mjGEOM_PLANE, (4, 4, 0.05),
-                   pos=(0, 0, self.floor), rgba=(0.55, 0.57, 0.6, 1))  # fmt: skip
+                   pos=(0, 0, self.floor), rgba=(0.55, 0.57, 0.6, 1))
         cx, cy = r.table_center
         sx, sy = r.table_size
         thick = 0.03
         table = world.add_body(name="table", pos=[cx, cy, self.top - thick / 2])
         self._geom(table, "table_top", mujoco.mjtGeom.mjGEOM_BOX, (sx / 2, sy / 2, thick / 2),
-                   rgba=(0.62, 0.48, 0.34, 1))  # fmt: skip
+                   rgba=(0.62, 0.48, 0.34, 1))
         leg_h = (r.table_height - thick) / 2
         for i, (dx, dy) in enumerate(((1, 1), (1, -1), (-1, 1), (-1, -1))):
             self._geom(table, f"table_leg{i}", mujoco.mjtGeom.mjGEOM_BOX, (0.025, 0.025, leg_h),
                        pos=(dx * (sx / 2 - 0.05), dy * (sy / 2 - 0.05), -thick / 2 - leg_h),
-                       rgba=(0.4, 0.3, 0.2, 1))  # fmt: skip
+                       rgba=(0.4, 0.3, 0.2, 1))
         wx, wy = r.workspace_center
-        reach = max(r.workspace_half_extent) * 4 + 0.25
-        cam_pos = np.array([wx + reach * 1.2, wy + reach * 0.25, self.top + reach * 0.9])
-        target = np.array([wx - 0.05, wy, self.top])
-        world.add_camera(name=SCENE_CAMERA, pos=list(cam_pos), fovy=55.0,
-                         quat=list(look_at_quat(target - cam_pos, (0, 0, 1))))  # fmt: skip
+        d = r.scene_camera_distance
+        target = np.array([wx + 0.05, wy, self.top])
+        cam_pos = target + d * np.array([-0.55, 0.5, 0.7])
+        world.add_camera(name=SCENE_CAMERA, pos=list(cam_pos), fovy=50.0,
+                         quat=list(look_at_quat(target - cam_pos, (0, 0, 1))))
 
     # -- object pool ---------------------------------------------------------------
     def cube(self, i: int) -> None:
@@ -229,8 +230,9 @@ class _Builder:
         body = self.spec.worldbody.add_body(name=name)
         body.add_freejoint(name=f"{name}_free")
         self._geom(body, f"{name}_geom", mujoco.mjtGeom.mjGEOM_BOX, (h, h, h), mass=0.05,
-                   friction=[1.0, 0.01, 0.0002], condim=4)  # fmt: skip
-        self._register(PoolObject(name, "cube", True, h, h * 1.5, h, (f"{name}_geom",)))
+                   friction=[1.0, 0.01, 0.0002], condim=4)
+        self._register(PoolObject(name, "cube", True, h, h * 1.5, h, (f"{name}_geom",),
+                                  dims={"half": h}))
 
     def cylinder(self, i: int) -> None:
         r, h = 0.02 * self.s, 0.035 * self.s
@@ -238,8 +240,9 @@ class _Builder:
         body = self.spec.worldbody.add_body(name=name)
         body.add_freejoint(name=f"{name}_free")
         self._geom(body, f"{name}_geom", mujoco.mjtGeom.mjGEOM_CYLINDER, (r, h, 0), mass=0.05,
-                   friction=[1.0, 0.01, 0.0002], condim=4)  # fmt: skip
-        self._register(PoolObject(name, "cylinder", True, h, r * 1.5, h, (f"{name}_geom",)))
+                   friction=[1.0, 0.01, 0.0002], condim=4)
+        self._register(PoolObject(name, "cylinder", True, h, r * 1.5, h, (f"{name}_geom",),
+                                  dims={"radius": r, "half": h}))
 
     def bowl(self) -> None:
         s = self.s
@@ -248,7 +251,7 @@ class _Builder:
         body.add_freejoint(name="bowl_free")
         geoms = ["bowl_bottom"]
         self._geom(body, "bowl_bottom", mujoco.mjtGeom.mjGEOM_CYLINDER, (r, 0.004, 0),
-                   pos=(0, 0, 0.004), mass=0.15)  # fmt: skip
+                   pos=(0, 0, 0.004), mass=0.15)
         for k in range(n):
             a = 2 * np.pi * k / n
             quat = [np.cos(a / 2), 0, 0, np.sin(a / 2)]
@@ -256,8 +259,10 @@ class _Builder:
             geoms.append(gname)
             self._geom(body, gname, mujoco.mjtGeom.mjGEOM_BOX,
                        (0.004, np.pi * r / n + 0.002, wall_h / 2),
-                       pos=(r * np.cos(a), r * np.sin(a), wall_h / 2), quat=quat, mass=0.01)
-        self._register(PoolObject("bowl", "bowl", True, 0.0, r + 0.01, 0.0, tuple(geoms)))
+                       pos=(r * np.cos(a), r * np.sin(a), wall_h / 2 + 0.004), quat=quat,
+                       mass=0.01)
+        self._register(PoolObject("bowl", "bowl", True, 0.0, r + 0.01, 0.0, tuple(geoms),
+                                  dims={"radius": r - 0.004, "wall_height": wall_h}))
 
     def bin(self) -> None:
         s = self.s
@@ -267,19 +272,22 @@ class _Builder:
         box = mujoco.mjtGeom.mjGEOM_BOX
         geoms = ("bin_bottom", "bin_wall_px", "bin_wall_nx", "bin_wall_py", "bin_wall_ny")
         self._geom(body, geoms[0], box, (hx, hy, t), pos=(0, 0, t), mass=0.3)
-        self._geom(body, geoms[1], box, (t, hy, wall_h / 2), pos=(hx, 0, wall_h / 2), mass=0.05)
-        self._geom(body, geoms[2], box, (t, hy, wall_h / 2), pos=(-hx, 0, wall_h / 2), mass=0.05)
-        self._geom(body, geoms[3], box, (hx, t, wall_h / 2), pos=(0, hy, wall_h / 2), mass=0.05)
-        self._geom(body, geoms[4], box, (hx, t, wall_h / 2), pos=(0, -hy, wall_h / 2), mass=0.05)
-        self._register(PoolObject("bin", "bin", True, 0.0, np.hypot(hx, hy), 0.0, geoms))
+        wz = t + wall_h / 2  # walls stand on the plate: only the plate touches the table
+        self._geom(body, geoms[1], box, (t, hy, wall_h / 2), pos=(hx, 0, wz), mass=0.05)
+        self._geom(body, geoms[2], box, (t, hy, wall_h / 2), pos=(-hx, 0, wz), mass=0.05)
+        self._geom(body, geoms[3], box, (hx, t, wall_h / 2), pos=(0, hy, wz), mass=0.05)
+        self._geom(body, geoms[4], box, (hx, t, wall_h / 2), pos=(0, -hy, wz), mass=0.05)
+        self._register(PoolObject("bin", "bin", True, 0.0, np.hypot(hx, hy), 0.0, geoms,
+                                  dims={"hx": hx - t, "hy": hy - t, "wall_height": wall_h}))
 
     def pad(self, i: int) -> None:
         h = 0.045 * self.s
         name = f"pad_{i}"
         body = self.spec.worldbody.add_body(name=name)
         self._geom(body, f"{name}_geom", mujoco.mjtGeom.mjGEOM_BOX, (h, h, 0.001),
-                   pos=(0, 0, 0.001), collide=False)  # fmt: skip
-        self._register(PoolObject(name, "pad", False, 0.0, h * 1.2, 0.0, (f"{name}_geom",)))
+                   pos=(0, 0, 0.001), collide=False)
+        self._register(PoolObject(name, "pad", False, 0.0, h * 1.2, 0.0, (f"{name}_geom",),
+                                  dims={"half": h}))
 
     def drawer_cabinet(self) -> None:
         """A cabinet whose drawer slides out towards the robot (-x) on `drawer_slide`.
@@ -299,26 +307,32 @@ class _Builder:
         self._geom(cab, f"{g}_right", box, (hx, t, hz), pos=(0, -hy + t, hz), rgba=grey)
         # Drawer: origin at the cabinet's front face, slides along -x.
         dx, dy, dz = hx - 2 * t, hy - 2 * t - 0.002, hz - 2 * t - 0.002
-        drawer = cab.add_body(name="drawer", pos=[-hx, 0, 2 * t + 0.001])
+        # The cabinet is welded to the world, so MuJoCo does collide it with its own drawer:
+        # leave 1-2 mm of clearance everywhere.
+        drawer = cab.add_body(name="drawer", pos=[-hx - 0.001, 0, 2 * t + 0.001])
         travel = 1.4 * dx
-        drawer.add_joint(name="drawer_slide", type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[-1, 0, 0],
-                         range=[0, travel], damping=2.0, frictionloss=0.5, armature=0.05)  # fmt: skip
+        drawer.add_joint(name="drawer_slide", type=mujoco.mjtJoint.mjJNT_SLIDE,
+                         axis=[-1, 0, 0], range=[0, travel], damping=2.0, frictionloss=0.5,
+                         armature=0.05)
         color = ("drawer_front", "drawer_knob")
         self._geom(drawer, "drawer_front", box, (t, hy, hz - t), pos=(-t, 0, hz - 2 * t),
-                   mass=0.2)  # fmt: skip
+                   mass=0.2)
         self._geom(drawer, "drawer_floor", box, (dx, dy, 0.003), pos=(dx, 0, 0.003), mass=0.1,
-                   rgba=grey)  # fmt: skip
+                   rgba=grey)
         for side in (1, -1):
             self._geom(drawer, f"drawer_side{'lr'[side < 0]}", box, (dx, 0.003, dz / 2),
-                       pos=(dx, side * (dy - 0.003), dz / 2), mass=0.05, rgba=grey)  # fmt: skip
+                       pos=(dx, side * (dy - 0.003), dz / 2), mass=0.05, rgba=grey)
         self._geom(drawer, "drawer_rear", box, (0.003, dy, dz / 2), pos=(2 * dx - 0.003, 0, dz / 2),
-                   mass=0.05, rgba=grey)  # fmt: skip
+                   mass=0.05, rgba=grey)
         knob_h = 0.03 * s
         self._geom(drawer, "drawer_knob", mujoco.mjtGeom.mjGEOM_CYLINDER, (0.009, knob_h, 0),
-                   pos=(-t, 0, 2 * hz - 3 * t + knob_h), mass=0.02, condim=4)  # fmt: skip
+                   pos=(-t, 0, 2 * hz - 3 * t + knob_h + 0.002), mass=0.02, condim=4)
         self.fixture_joints["drawer_cabinet"] = "drawer_slide"
         self._register(PoolObject("drawer_cabinet", "drawer_cabinet", False, 0.0,
-                                  np.hypot(hx, hy) + travel / 2, 0.0, color))  # fmt: skip
+                                  np.hypot(hx, hy) + travel / 2, 0.0, color,
+                                  dims={"hx": hx, "hy": hy, "height": 2 * hz,
+                                        "travel": travel, "inner_hx": dx, "inner_hy": dy,
+                                        "floor_z": 2 * t + 0.007}))
 
     def door_cabinet(self) -> None:
         """A cabinet with a door hinged on a vertical axis at its -y front edge.
@@ -338,15 +352,18 @@ class _Builder:
         self._geom(cab, f"{g}_right", box, (hx, t, hz), pos=(0, -hy + t, hz), rgba=grey)
         door = cab.add_body(name="door", pos=[-hx - t - 0.001, -hy, 0.0])
         door.add_joint(name="door_hinge", type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 0, 1],
-                       range=[0, 1.75], damping=0.5, frictionloss=0.05, armature=0.01)  # fmt: skip
-        self._geom(door, "door_panel", box, (t, hy, hz), pos=(0, hy, hz), mass=0.2)
+                       range=[0, 1.75], damping=0.5, frictionloss=0.05, armature=0.01)
+        self._geom(door, "door_panel", box, (t, hy, hz - 0.002), pos=(0, hy, hz + 0.001),
+                   mass=0.2)
         knob_h = 0.03 * s
         self._geom(door, "door_knob", mujoco.mjtGeom.mjGEOM_CYLINDER, (0.009, knob_h, 0),
-                   pos=(0, 1.7 * hy, 2 * hz + knob_h), mass=0.02, condim=4)  # fmt: skip
+                   pos=(0, 1.7 * hy, 2 * hz + knob_h), mass=0.02, condim=4)
         self.fixture_joints["door_cabinet"] = "door_hinge"
         self._register(PoolObject("door_cabinet", "door_cabinet", False, 0.0,
                                   np.hypot(hx, hy) + 1.7 * hy, 0.0,
-                                  ("door_panel", "door_knob")))  # fmt: skip
+                                  ("door_panel", "door_knob"),
+                                  dims={"hx": hx, "hy": hy, "height": 2 * hz,
+                                        "max_angle": 1.75, "knob_radius": 1.7 * hy}))
 
     def pool(self) -> None:
         for i in range(N_CUBES):

@@ -72,9 +72,9 @@ class _Spline:
         v0, v1 = V[i], V[i + 1]
         s2, s3 = s * s, s * s * s
         pos = ((2 * s3 - 3 * s2 + 1) * p0 + (s3 - 2 * s2 + s) * h * v0
-               + (-2 * s3 + 3 * s2) * p1 + (s3 - s2) * h * v1)  # fmt: skip
+               + (-2 * s3 + 3 * s2) * p1 + (s3 - s2) * h * v1)
         vel = ((6 * s2 - 6 * s) * (p0 - p1) / h + (3 * s2 - 4 * s + 1) * v0
-               + (3 * s2 - 2 * s) * v1)  # fmt: skip
+               + (3 * s2 - 2 * s) * v1)
         return pos, vel
 
     @property
@@ -159,7 +159,7 @@ class JointTrajectoryController:
         # The new trajectory takes over at t_switch from the state commanded then.
         t_switch = max(now, start)
         old = self._pending if (self._pending is not None and t_switch >= self._switch_time) \
-            else self._current  # fmt: skip
+            else self._current
         anchor_p, anchor_v = old.sample(t_switch)
         if current_positions is not None:
             anchor_p = np.asarray(current_positions, float).copy()

@@ -57,12 +57,15 @@ def parse_joint_limits(urdf_path: Path) -> dict[str, JointLimits]:
         limit = joint.find("limit")
         if limit is None and kind != "continuous":
             raise UrdfError(f"{urdf_path}: joint '{name}' ({kind}) has no <limit>")
-        get = (lambda key, default: float(limit.get(key, default))) if limit is not None else (
-            lambda key, default: float(default)
-        )
-        lower, upper = (-float("inf"), float("inf")) if kind == "continuous" else (
-            get("lower", 0.0), get("upper", 0.0)
-        )
+        attrs = limit.attrib if limit is not None else {}
+
+        def get(key: str, default: float, attrs=attrs) -> float:
+            return float(attrs.get(key, default))
+
+        if kind == "continuous":
+            lower, upper = -float("inf"), float("inf")
+        else:
+            lower, upper = get("lower", 0.0), get("upper", 0.0)
         limits[name] = JointLimits(
             name=name,
             kind=kind,
@@ -109,5 +112,5 @@ def mujoco_urdf_xml(urdf_path: Path) -> str:
         "compiler",
         {"fusestatic": "false", "discardvisual": "false", "strippath": "false",
          "balanceinertia": "true", "angle": "radian"},
-    )  # fmt: skip
+    )
     return ET.tostring(root, encoding="unicode")
