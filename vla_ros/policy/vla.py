@@ -10,6 +10,7 @@ fastest at batch 1 on CPU, see bench/policy.py), a frozen TorchScript trace (`ji
 from __future__ import annotations
 
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -164,8 +165,9 @@ class BuiltinVLAPolicy(Policy):
         example = (torch.zeros(1, len(cfg.cameras), 3, *cfg.image_size, device=self.device),
                    torch.zeros(1, cfg.state_dim, device=self.device),
                    torch.zeros(1, cfg.text_dim, device=self.device))
-        if self.backend == "jit":
-            with torch.inference_mode(False), torch.no_grad():
+        if self.backend == "jit":  # deprecated in torch 2.x but still fast; benched
+            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 traced = torch.jit.trace(self.model, example, check_trace=False)
                 return torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
         compiled = torch.compile(self.model, dynamic=False)

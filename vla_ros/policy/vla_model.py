@@ -24,6 +24,14 @@ from vla_ros.policy.errors import PolicyConfigError
 CONFIG_VERSION = 1
 TRUNKS = ("mlp", "transformer")
 
+# Architecture presets (VLAConfig overrides): "tiny" trains in seconds (tests, smoke runs).
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "tiny": {"conv_channels": (16, 32, 32), "keypoints": 8, "width": 64, "feature_dim": 64,
+             "trunk_layers": 1, "dropout": 0.0},
+    "transformer": {"trunk": "transformer", "trunk_layers": 2},
+}
+
 
 @dataclass
 class VLAConfig:

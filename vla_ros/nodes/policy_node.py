@@ -1,0 +1,331 @@
+"""policy_node: camera images + joint states + instruction → action chunks and SAFE features.
+
+At `rate_hz` the node assembles the newest observation and runs the policy once:
+  subscribes  perception/<camera>/image (sensor_msgs/Image, one per policy camera),
+              joint_states (sensor_msgs/JointState), instruction (std_msgs/String),
+              safety/halt (std_msgs/Bool, latched)
+  publishes   policy/action_chunk (trajectory_msgs/JointTrajectory: joint_names = action
+              dimensions, point k at time_from_start (k+1)*dt, header stamp = observation
+              time), policy/features (std_msgs/Float32MultiArray, label "chunk_id=N"),
+              /diagnostics
+  services    ~/reset (clears a halt, resets the policy), ~/halt (std_srvs/Trigger)
+
+It never guesses: a camera or joint state that is missing, older than `max_age`, or
+malformed yields no chunk and a diagnostic saying which input and why. After a halt
+(safety/halt true or ~/halt) it neither infers nor publishes until ~/reset.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vla_ros.policy.errors import PolicyError, PolicyInputError
+from vla_ros.policy.interface import ActionChunk, Observation, Policy, features_label
+from vla_ros.policy.registry import make_policy
+from vla_ros.runtime import LATCHED, SENSOR_DATA, Diagnostics, Node, msgs
+from vla_ros.runtime.clock import time_msg_to_seconds
+from vla_ros.runtime.convert import (
+    ConversionError,
+    joint_positions,
+    msg_to_image,
+    multiarray_msg,
+    trajectory_msg,
+)
+from vla_ros.runtime.diagnostics import ERROR, OK, WARN
+from vla_ros.runtime.entry import node_main
+from vla_ros.runtime.parameters import ParameterDescriptor, SetParametersResult
+
+ChunkHook = Callable[[ActionChunk], ActionChunk | None]
+
+# name: (default, description); config/policy.yaml sets them for launches.
+PARAMETERS: dict[str, tuple[Any, str]] = {
+    "policy_type": ("builtin", "builtin | remote | lerobot (see vla_ros.policy.registry)"),
+    "checkpoint": ("", "checkpoint folder; '' = checkpoints/<robot> if shipped, else "
+                       "checkpoints/default"),
+    "device": ("cpu", "cpu | cuda | cuda:N | auto"),
+    "backend": ("", "builtin network runner: eager | jit | compile; '' = the default"),
+    "policy_args": ("", "JSON object of extra policy options (e.g. a remote server's host)"),
+    "robot": ("", "robot name; picks checkpoints/<robot> when no checkpoint is given"),
+    "rate_hz": (10.0, "inference rate (chunks per second at most)"),
+    "max_age": (0.5, "oldest usable image or joint state, in seconds"),
+    "instruction": ("", "instruction used until one arrives on the 'instruction' topic"),
+    "horizon": (0, "publish only the first N steps of each chunk; 0 = the whole chunk"),
+    "execution_strategy": ("", "strategy applied to each chunk before publishing; '' = "
+                               "publish as predicted (execution normally happens downstream)"),
+    "state_joints": ([""], "joint_states names read as the policy state, in order; [''] = "
+                           "the policy's own state names"),
+}
+_RUNTIME_SETTABLE = {"max_age", "instruction"}
+
+
+class PolicyNode(Node):
+    DEFAULT_NAME = "policy_node"
+
+    def __init__(self, policy: Policy | None = None, **kwargs: Any) -> None:
+        """`policy` injects a ready Policy (tests, embedding); else parameters build one."""
+        super().__init__(self.DEFAULT_NAME, **kwargs)
+        v = {name: self.declare_parameter(name, default, ParameterDescriptor(
+                 description=text, read_only=name not in _RUNTIME_SETTABLE)).value
+             for name, (default, text) in PARAMETERS.items()}
+        self.policy_type = str(v["policy_type"])
+        self.robot = str(v["robot"])
+        rate = float(v["rate_hz"])
+        self.max_age = float(v["max_age"])
+        self.instruction = str(v["instruction"])
+        self.horizon = int(v["horizon"])
+        self.strategy_name = str(v["execution_strategy"])
+        state_joints = [str(j) for j in v["state_joints"]]
+        if rate <= 0 or self.max_age <= 0:
+            raise ValueError(f"{self.get_name()}: rate_hz and max_age must be > 0, got "
+                             f"{rate}, {self.max_age}")
+        if self.horizon < 0:
+            raise ValueError(f"{self.get_name()}: horizon must be >= 0, got {self.horizon}")
+
+        self.policy = policy if policy is not None else self._make_policy(
+            str(v["checkpoint"]), str(v["device"]), str(v["backend"]), str(v["policy_args"]))
+        meta = self.policy.metadata
+        self.cameras = list(meta.cameras)
+        self.state_joints = [j for j in state_joints if j] or list(meta.state_names)
+        if len(self.state_joints) != meta.state_dim:
+            raise ValueError(f"{self.get_name()}: state_joints has {len(self.state_joints)} "
+                             f"names but the policy state has {meta.state_dim}")
+        self.chunk_hook: ChunkHook | None = self._load_hook(self.strategy_name)
+
+        self.diag = Diagnostics(self)
+        self._images: dict[str, Any] = {}
+        self._joints: Any = None
+        self.halted = False
+        self.chunk_id = 0
+        self._latency_ewma = float("nan")
+        for cam in self.cameras:
+            self.create_subscription(msgs.Image, f"perception/{cam}/image",
+                                     lambda msg, cam=cam: self._images.__setitem__(cam, msg),
+                                     SENSOR_DATA)
+        self.create_subscription(msgs.JointState, "joint_states", self._on_joints, SENSOR_DATA)
+        self.create_subscription(msgs.String, "instruction", self._on_instruction, 10)
+        self.create_subscription(msgs.Bool, "safety/halt", self._on_halt, LATCHED)
+        self.chunk_pub = self.create_publisher(msgs.JointTrajectory, "policy/action_chunk", 10)
+        self.features_pub = self.create_publisher(msgs.Float32MultiArray, "policy/features", 10)
+        self.create_service(msgs.Trigger, "~/reset", self._on_reset)
+        self.create_service(msgs.Trigger, "~/halt", self._on_halt_service)
+        self.create_timer(1.0 / rate, self.tick)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.get_logger().info(
+            f"{self.policy_type} policy: cameras {self.cameras}, state {self.state_joints}, "
+            f"actions {list(meta.action_names)}, horizon {meta.horizon} x {meta.dt:.3f} s, "
+            f"{rate:g} Hz"
+        )
+
+    # ------------------------------------------------------------------ set-up
+    def _make_policy(self, checkpoint: str, device: str, backend: str, args: str) -> Policy:
+        try:
+            options = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{self.get_name()}: policy_args is not JSON: {exc}") from None
+        if not isinstance(options, dict):
+            raise ValueError(f"{self.get_name()}: policy_args must be a JSON object")
+        if self.policy_type == "builtin":
+            options.setdefault("checkpoint", checkpoint or self._default_checkpoint())
+            options.setdefault("device", device)
+            if backend:
+                options.setdefault("backend", backend)
+        elif checkpoint:
+            options.setdefault("checkpoint", checkpoint)
+        return make_policy(self.policy_type, **options)
+
+    def _default_checkpoint(self) -> str:
+        from vla_ros.policy.vla import default_checkpoint_path
+
+        default = default_checkpoint_path()
+        per_robot = default.parent / self.robot if self.robot else None
+        return str(per_robot if per_robot and (per_robot / "config.json").is_file() else default)
+
+    def _load_hook(self, name: str) -> ChunkHook | None:
+        """Execution-strategy hook: `vla_ros.policy.strategies.chunk_hook(name, metadata)`."""
+        if not name:
+            return None
+        import importlib
+
+        try:
+            strategies = importlib.import_module("vla_ros.policy.strategies")
+        except ModuleNotFoundError:
+            raise ValueError(f"{self.get_name()}: execution_strategy {name!r} needs "
+                             "vla_ros.policy.strategies, which is not installed") from None
+        factory = getattr(strategies, "chunk_hook", None)
+        if factory is None:
+            raise ValueError(f"{self.get_name()}: vla_ros.policy.strategies has no "
+                             "chunk_hook(name, metadata) to build execution strategies")
+        return factory(name, self.policy.metadata)
+
+    # --------------------------------------------------------------- callbacks
+    def _on_set_parameters(self, params: list[Any]) -> SetParametersResult:
+        for prm in params:
+            if prm.name == "max_age":
+                if not float(prm.value) > 0:
+                    return SetParametersResult(False, f"max_age must be > 0, got {prm.value}")
+                self.max_age = float(prm.value)
+            elif prm.name == "instruction":
+                self.instruction = str(prm.value).strip()
+        return SetParametersResult(True)
+
+    def _on_joints(self, msg: Any) -> None:
+        self._joints = msg
+
+    def _on_instruction(self, msg: Any) -> None:
+        text = str(msg.data).strip()
+        if not text:
+            self.diag.reject("instruction", "empty instruction ignored")
+            return
+        if text != self.instruction:
+            self.get_logger().info(f"instruction: {text!r}")
+        self.instruction = text
+
+    def _on_halt(self, msg: Any) -> None:
+        if bool(msg.data) and not self.halted:
+            self._halt("safety/halt")
+
+    def _on_halt_service(self, request: Any, response: Any) -> Any:
+        self._halt("~/halt service")
+        response.success = True
+        response.message = "halted: no chunks until ~/reset"
+        return response
+
+    def _halt(self, source: str) -> None:
+        self.halted = True
+        self.get_logger().warning(f"halted by {source}: no inference until ~/reset")
+        self.diag.report("policy", WARN, f"halted by {source}", chunks=self.chunk_id)
+
+    def _on_reset(self, request: Any, response: Any) -> Any:
+        self.halted = False
+        self.policy.reset()
+        reset_hook = getattr(self.chunk_hook, "reset", None)
+        if callable(reset_hook):
+            reset_hook()
+        self.diag.report("policy", OK, "reset: inferring again")
+        response.success = True
+        response.message = "policy reset; halt cleared"
+        return response
+
+    # ------------------------------------------------------------------ tick
+    def tick(self) -> None:
+        if self.halted:
+            return
+        obs = self.observation()
+        if obs is None:
+            return
+        start = time.perf_counter()
+        try:
+            chunk = self.policy.infer(obs)
+        except PolicyInputError as exc:
+            self.diag.reject("observation", str(exc))
+            return
+        except PolicyError as exc:
+            self.diag.count("policy_errors")
+            self.diag.report("policy", ERROR, f"inference failed: {exc}")
+            return
+        if self.halted:  # a halt that arrived while inferring (ros backend, other thread)
+            return
+        if self.chunk_hook is not None:
+            chunk = self.chunk_hook(chunk)
+            if chunk is None:
+                return
+        self.publish(chunk)
+        self._note_latency(time.perf_counter() - start)
+
+    def observation(self) -> Observation | None:
+        """The newest complete, fresh observation, or None after a diagnostic."""
+        now = self.get_clock().now().seconds
+        stamps = []
+        images = {}
+        for cam in self.cameras:
+            msg = self._images.get(cam)
+            if msg is None:
+                return self._missing("images", f"no image yet from camera '{cam}' "
+                                               f"(perception/{cam}/image)")
+            stamp = self._fresh(f"camera '{cam}' image", msg.header.stamp, now)
+            if stamp is None:
+                return None
+            try:
+                image = msg_to_image(msg)
+            except ConversionError as exc:
+                return self._reject("images", f"camera '{cam}': {exc}")
+            if msg.encoding == "bgr8":
+                image = np.ascontiguousarray(image[:, :, ::-1])
+            elif msg.encoding != "rgb8":
+                return self._reject("images", f"camera '{cam}': encoding {msg.encoding} "
+                                              "is not rgb8/bgr8")
+            images[cam] = image
+            stamps.append(stamp)
+        if self._joints is None:
+            return self._missing("joint_states", "no joint_states received yet")
+        stamp = self._fresh("joint_states", self._joints.header.stamp, now)
+        if stamp is None:
+            return None
+        try:
+            state = joint_positions(self._joints, self.state_joints)
+        except ConversionError as exc:
+            return self._reject("joint_states", str(exc))
+        stamps.append(stamp)
+        if not self.instruction:
+            return self._missing("instruction", "no instruction (publish on 'instruction' "
+                                                "or set the instruction parameter)")
+        # The chunk is anchored at the oldest input it was computed from.
+        return Observation(images=images, state=state, instruction=self.instruction,
+                           stamp=min(stamps))
+
+    def _fresh(self, what: str, stamp_msg: Any, now: float) -> float | None:
+        stamp = time_msg_to_seconds(stamp_msg)
+        if stamp == 0.0:
+            self._reject("stale", f"{what} has no header stamp (0); cannot judge its age")
+            return None
+        age = now - stamp
+        if age > self.max_age:
+            self._reject("stale", f"{what} is {age:.3f} s old (max_age {self.max_age} s)",
+                         age=round(age, 4))
+            return None
+        if age < -self.max_age:
+            self._reject("stale", f"{what} is stamped {-age:.3f} s in the future; clocks "
+                                  "disagree (use_sim_time?)", age=round(age, 4))
+            return None
+        return stamp
+
+    def _reject(self, component: str, reason: str, **values: Any) -> None:
+        """Count, log (throttled) and publish why no chunk was made; always None."""
+        self.diag.reject(component, reason, **values)
+        return None
+
+    _missing = _reject
+
+    # ---------------------------------------------------------------- publish
+    def publish(self, chunk: ActionChunk) -> None:
+        steps = chunk.horizon if self.horizon == 0 else min(self.horizon, chunk.horizon)
+        self.chunk_id += 1
+        self.chunk_pub.publish(trajectory_msg(chunk.names, chunk.actions[:steps],
+                                              chunk.times[:steps], stamp=chunk.stamp))
+        if chunk.features is not None:
+            self.features_pub.publish(multiarray_msg(
+                np.asarray(chunk.features, dtype=np.float32).reshape(-1),
+                labels=[features_label(self.chunk_id)]))
+        self.diag.count("chunks")
+
+    def _note_latency(self, seconds: float) -> None:
+        a = 0.1
+        prev = self._latency_ewma
+        self._latency_ewma = seconds if prev != prev else (1 - a) * prev + a * seconds
+        if self.chunk_id == 1 or self.chunk_id % 100 == 0:
+            self.diag.report("policy", OK, "inferring", chunks=self.chunk_id,
+                             latency_ms=round(self._latency_ewma * 1e3, 2))
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        return getattr(self.policy, "checkpoint_path", None)
+
+
+NODE_CLASS = PolicyNode
+main = node_main(PolicyNode)
