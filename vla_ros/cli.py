@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
 
-# Subcommand modules, in the order `--help` lists them.
-COMMANDS = ["run", "launch", "topics", "demo"]
+import vla_ros.commands
+
+# Listed first in `--help`; every other module in vla_ros/commands follows alphabetically.
+FIRST = ["run", "launch", "topics", "demo"]
+
+
+def command_modules() -> list[str]:
+    """Names of the modules in vla_ros/commands that define `register(subparsers)`."""
+    found = sorted(m.name for m in pkgutil.iter_modules(vla_ros.commands.__path__)
+                   if not m.name.startswith("_"))
+    return [n for n in FIRST if n in found] + [n for n in found if n not in FIRST]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,8 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
-        importlib.import_module(f"vla_ros.commands.{name}").register(sub)
+    for name in command_modules():
+        module = importlib.import_module(f"vla_ros.commands.{name}")
+        if hasattr(module, "register"):
+            module.register(sub)
     return parser
 
 
