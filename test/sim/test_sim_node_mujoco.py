@@ -7,6 +7,7 @@ from vla_ros.nodes.mujoco_sim import MujocoSim
 from vla_ros.runtime import LATCHED, SENSOR_DATA, Node, msgs
 from vla_ros.runtime.convert import joint_positions, msg_to_image, trajectory_msg
 from vla_ros.runtime.local import LocalContext
+from vla_ros.runtime.parameters import Parameter
 
 ARM = [f"panda_joint{i}" for i in range(1, 8)]
 
@@ -102,6 +103,19 @@ def test_task_instruction_is_latched_and_reset_relays_out_the_scene():
     assert response.success and "seed 1" in response.message
     ctx.spin_some()
     assert len(said) == 2
+    ctx.shutdown()
+
+
+def test_task_parameter_takes_effect_at_reset_and_unknown_tasks_are_refused():
+    ctx = LocalContext(sim_time=True)
+    sim = MujocoSim(context=ctx, parameter_overrides={"task": "pick_cube", "cameras": ["scene"]})
+    refused = sim.set_parameters([Parameter("task", value="juggle")])[0]
+    assert not refused.successful and "juggle" in refused.reason
+    assert sim.set_parameters([Parameter("task", value="open_drawer")])[0].successful
+    assert sim.instance.task == "pick_cube"  # the running episode is not touched
+    client = Node("probe", context=ctx).create_client(msgs.Trigger, "/mujoco_sim/reset")
+    assert client.call(msgs.Trigger.Request()).success
+    assert sim.instance.task == "open_drawer" and "drawer" in sim.instance.instruction
     ctx.shutdown()
 
 

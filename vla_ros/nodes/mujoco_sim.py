@@ -24,7 +24,7 @@ from vla_ros.runtime.clock import seconds_to_time_msg
 from vla_ros.runtime.convert import ConversionError, image_to_msg, trajectory_arrays
 from vla_ros.runtime.diagnostics import OK, WARN
 from vla_ros.runtime.entry import node_main
-from vla_ros.runtime.parameters import ParameterDescriptor
+from vla_ros.runtime.parameters import ParameterDescriptor, SetParametersResult
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -100,6 +100,7 @@ class MujocoSim(Node):
         self.info_pubs = {c: self.create_publisher(msgs.CameraInfo, f"camera/{c}/camera_info",
                                                    SENSOR_DATA) for c in self.cameras}
         self.create_service(msgs.Trigger, "~/reset", self._on_reset)
+        self.add_on_set_parameters_callback(self._check_task_parameter)
         self.steps = 0
         self.task_success = False
         self._offset = 0.0
@@ -159,7 +160,21 @@ class MujocoSim(Node):
         for warning in result.warnings:
             self.diag.report(controller_name, WARN, warning)
 
+    @staticmethod
+    def _check_task_parameter(parameters) -> SetParametersResult:
+        """Refuse an unknown `task` at set time, not at the next reset."""
+        from vla_ros.sim.tasks import TASKS
+
+        for p in parameters:
+            if p.name == "task" and p.value and p.value not in TASKS:
+                return SetParametersResult(
+                    successful=False,
+                    reason=f"unknown task '{p.value}'; tasks: {', '.join(sorted(TASKS))}")
+        return SetParametersResult(successful=True)
+
     def _on_reset(self, request, response):
+        # `task` may have been set since the last episode (ros2 param set / set_parameters).
+        self.task_name = self.get_parameter("task").value
         self.seed += 1
         self.reset_episode(self.seed)
         response.success = True
