@@ -119,6 +119,27 @@ def test_task_parameter_takes_effect_at_reset_and_unknown_tasks_are_refused():
     ctx.shutdown()
 
 
+def test_injected_faults_corrupt_frames_and_shove_the_target_after_onset():
+    ctx = LocalContext(sim_time=True)
+    sim = MujocoSim(context=ctx, parameter_overrides={
+        "task": "pick_cube", "cameras": ["scene"], "fault": "occlusion", "fault_onset_s": 0.5})
+    frames = []
+    probe = Node("probe", context=ctx)
+    probe.create_subscription(msgs.Image, "camera/scene/image_raw",
+                              lambda m: frames.append(msg_to_image(m)), SENSOR_DATA)
+    ctx.spin_for(1.0)
+    patch = (slice(40, 90), slice(30, 100))
+    before, after = frames[1], frames[-1]
+    assert not (before[patch] == 40).all() and (after[patch] == 40).all()
+    assert sim.set_parameters([Parameter("fault", value="perturbation")])[0].successful
+    assert not sim.set_parameters([Parameter("fault", value="meteor")])[0].successful
+    probe.create_client(msgs.Trigger, "/mujoco_sim/reset").call(msgs.Trigger.Request())
+    start = sim.env.object_pose(sim.instance.target)[0]
+    ctx.spin_for(1.0)
+    assert np.linalg.norm(sim.env.object_pose(sim.instance.target)[0] - start) > 0.01
+    ctx.shutdown()
+
+
 def test_bad_controllers_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("controller_manager:\n  ros__parameters:\n    arm:\n"

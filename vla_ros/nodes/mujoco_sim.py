@@ -77,6 +77,9 @@ class MujocoSim(Node):
         self.height = int(self.declare_parameter("image_height", 128, ro).value)
         camera_hz = self.declare_parameter("camera_rate_hz", 10.0, ro).value
         self.publish_clock = self.declare_parameter("publish_clock", True, ro).value
+        # Fault injection for demos and detector tests (read at each reset).
+        self.declare_parameter("fault", "")
+        self.declare_parameter("fault_onset_s", 2.0)
 
         self.env = SimEnv(self.robot_name)
         unknown = [c for c in self.cameras if c not in self.env.camera_names]
@@ -100,7 +103,7 @@ class MujocoSim(Node):
         self.info_pubs = {c: self.create_publisher(msgs.CameraInfo, f"camera/{c}/camera_info",
                                                    SENSOR_DATA) for c in self.cameras}
         self.create_service(msgs.Trigger, "~/reset", self._on_reset)
-        self.add_on_set_parameters_callback(self._check_task_parameter)
+        self.add_on_set_parameters_callback(self._check_parameters)
         self.steps = 0
         self.task_success = False
         self._offset = 0.0
@@ -135,6 +138,9 @@ class MujocoSim(Node):
         if self.instance is not None:
             self.instruction_pub.publish(msgs.String(data=self.instance.instruction))
         self.task_success = False
+        mode = self.get_parameter("fault").value
+        onset = self.get_parameter("fault_onset_s").value
+        self.fault = SimFault(mode, onset, seed) if mode else None
 
     def now_s(self) -> float:
         return self.get_clock().now().seconds
@@ -161,8 +167,8 @@ class MujocoSim(Node):
             self.diag.report(controller_name, WARN, warning)
 
     @staticmethod
-    def _check_task_parameter(parameters) -> SetParametersResult:
-        """Refuse an unknown `task` at set time, not at the next reset."""
+    def _check_parameters(parameters) -> SetParametersResult:
+        """Refuse an unknown `task` or `fault` at set time, not at the next reset."""
         from vla_ros.sim.tasks import TASKS
 
         for p in parameters:
@@ -170,6 +176,10 @@ class MujocoSim(Node):
                 return SetParametersResult(
                     successful=False,
                     reason=f"unknown task '{p.value}'; tasks: {', '.join(sorted(TASKS))}")
+            if p.name == "fault" and p.value and p.value not in SimFault.MODES:
+                return SetParametersResult(
+                    successful=False,
+                    reason=f"unknown fault '{p.value}'; faults: {', '.join(SimFault.MODES)}")
         return SetParametersResult(successful=True)
 
     def _on_reset(self, request, response):
@@ -184,6 +194,8 @@ class MujocoSim(Node):
 
     def tick(self) -> None:
         now = self.now_s()
+        if self.fault is not None:
+            self.fault.update(self.env, self.instance, self.diag)
         for controller in self.controllers.values():
             q, _ = controller.sample(now)
             self.env.set_position_targets(controller.joint_names, q)
@@ -211,6 +223,8 @@ class MujocoSim(Node):
     def _publish_cameras(self, stamp) -> None:
         for camera in self.cameras:
             frame = self.env.render(camera, self.width, self.height)
+            if self.fault is not None:
+                frame = self.fault.corrupt(frame, self.env.time)
             t = stamp.sec + stamp.nanosec * 1e-9
             image = image_to_msg(frame, "rgb8", stamp=t, frame_id=f"{camera}_camera")
             self.image_pubs[camera].publish(image)
@@ -228,6 +242,48 @@ class MujocoSim(Node):
         self.diag.report("sim", OK, "shutting down")
         super().destroy_node()
         self.env.close()
+
+
+class SimFault:
+    """One injected fault per episode, from `fault_onset_s` of episode time on.
+
+    `camera_noise` and `occlusion` corrupt every camera frame; `perturbation` shoves the
+    task's target object (or the hand) once. The episode's label stays the task predicate.
+    """
+
+    MODES = ("camera_noise", "occlusion", "perturbation")
+
+    def __init__(self, mode: str, onset_s: float, seed: int) -> None:
+        self.mode, self.onset_s = mode, float(onset_s)
+        self.rng = np.random.default_rng([seed, 7])
+        self.fired = False
+
+    def active(self, t: float) -> bool:
+        return t >= self.onset_s
+
+    def update(self, env, instance, diag) -> None:
+        if self.fired or not self.active(env.time):
+            return
+        self.fired = True
+        diag.report("fault", WARN, f"injected fault '{self.mode}' at t={env.time:.2f} s")
+        if self.mode == "perturbation":
+            angle = self.rng.uniform(0, 2 * np.pi)
+            force = self.rng.uniform(20, 40) * np.array([np.cos(angle), np.sin(angle), 0.3])
+            body = instance.target if instance is not None else env.robot.ee_body
+            env.apply_perturbation(body, force, 0.2)
+
+    def corrupt(self, frame: np.ndarray, t: float) -> np.ndarray:
+        if not self.active(t):
+            return frame
+        if self.mode == "camera_noise":
+            noise = self.rng.normal(0.0, 30.0, frame.shape)
+            return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        if self.mode == "occlusion":
+            h, w = frame.shape[:2]
+            out = frame.copy()
+            out[h // 4 : 3 * h // 4, w // 5 : 4 * w // 5] = (40, 40, 40)
+            return out
+        return frame
 
 
 NODE_CLASS = MujocoSim
