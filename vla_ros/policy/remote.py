@@ -156,9 +156,12 @@ class RemotePolicy(Policy):
         if self.api_key is not None and self.auth == "header":
             headers["Authorization"] = f"Api-Key {self.api_key}"
         try:
-            return connect(self.url, open_timeout=self.connect_timeout,
+            conn = connect(self.url, open_timeout=self.connect_timeout,
                            additional_headers=headers, max_size=self.max_message_bytes,
                            compression=None, proxy=None)
+            # The connection outlives this call (closed by close()/_drop); entering it is
+            # how websockets >= 17.1 is told that is intended, and a no-op before.
+            return conn.__enter__()
         except InvalidStatus as err:
             status = err.response.status_code
             body = err.response.body.decode(errors="replace").strip() if err.response.body else ""
