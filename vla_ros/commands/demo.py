@@ -1,43 +1,242 @@
-"""`vla-ros demo`: the whole stack that exists, in simulation, on the local backend."""
+"""`vla-ros demo`: the whole stack in simulation on the local backend, recorded.
+
+launch/sim.launch.xml starts mujoco_sim, perception_node, policy_node, retarget_node and
+failure_detector in one process under sim time. The demo then runs a few episodes of
+the task suite in closed loop (camera -> policy -> retargeting -> simulated controllers),
+prints success per episode, and writes what a person wants to look at: an mp4 of the
+scene camera, an image strip per episode, a rosbag2 MCAP of every topic and, for a last
+episode with an injected fault, the failure score against its conformal band.
+"""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from vla_ros.commands.launch import find_launch_file
+from vla_ros.runtime import LATCHED, SENSOR_DATA, Node, msgs
 from vla_ros.runtime.bag import bag_summary
+from vla_ros.runtime.convert import msg_to_image, multiarray_to_array
 from vla_ros.runtime.entry import configure_logging
 from vla_ros.runtime.launcher import launch_local
 from vla_ros.runtime.local import LocalContext
+from vla_ros.runtime.parameters import Parameter
+
+DEFAULT_TASKS = "pick_cube,open_drawer,cube_in_bowl,push_cube_to_pad"
+RESET_SERVICES = ("/mujoco_sim/reset", "/policy_node/reset", "/retarget_node/reset",
+                  "/failure_detector/reset")
+SETTLE_S = 0.5  # success must hold this long to end an episode early
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the demo pipeline in simulation and record it",
-                       description="Run the richest pipeline available on the local backend "
-                       "under sim time, record every topic to a rosbag2 MCAP folder and print "
-                       "what was exchanged.")
-    p.add_argument("--out", default="out/demo", help="output folder (bag, images, video)")
-    p.add_argument("--duration", type=float, default=5.0, help="sim seconds to run")
+    p = sub.add_parser(
+        "demo", help="run the whole stack in simulation and record it",
+        description="Launch sim.launch.xml on the local backend (MuJoCo sim, perception, "
+        "policy, retargeting, failure detector), run episodes of the task suite in closed "
+        "loop, print success per episode and write a video, image strips, a score plot and "
+        "a rosbag2 MCAP of every topic.")
+    p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
+    p.add_argument("--robot", default="panda", help="robot (panda | so101)")
+    p.add_argument("--tasks", default=DEFAULT_TASKS,
+                   help=f"comma-separated tasks, one episode each (default: {DEFAULT_TASKS})")
+    p.add_argument("--seed", type=int, default=100, help="layout seed of the first episode")
+    p.add_argument("--fault", default="occlusion",
+                   help="fault of a last extra episode the detector should halt "
+                   "(camera_noise | occlusion | perturbation | none)")
+    p.add_argument("--no-bag", action="store_true", help="do not record the MCAP bag")
     p.set_defaults(func=main)
 
 
+@dataclass
+class EpisodeLog:
+    task: str
+    instruction: str = ""
+    success: bool = False
+    duration: float = 0.0
+    chunks: int = 0
+    halted_at: float | None = None
+    halt_reason: str = ""
+    frames: list[np.ndarray] = field(default_factory=list)
+    scores: list[tuple[float, float, float]] = field(default_factory=list)  # t, score, band
+
+
+class DemoProbe(Node):
+    """Watches the stack the way an operator would: camera, success, chunks, safety."""
+
+    def __init__(self, context) -> None:
+        super().__init__("demo_probe", context=context)
+        self.episode: EpisodeLog | None = None
+        self.start = 0.0
+        self.success_since: float | None = None
+        self.create_subscription(msgs.Image, "camera/scene/image_raw", self._on_image,
+                                 SENSOR_DATA)
+        self.create_subscription(msgs.Bool, "sim/task_success", self._on_success, 10)
+        self.create_subscription(msgs.String, "instruction", self._on_instruction, LATCHED)
+        self.create_subscription(msgs.JointTrajectory, "policy/action_chunk", self._on_chunk, 10)
+        self.create_subscription(msgs.Float32MultiArray, "safety/score", self._on_score, 10)
+        self.create_subscription(msgs.Bool, "safety/halt", self._on_halt, LATCHED)
+        self.resets = {name: self.create_client(msgs.Trigger, name) for name in RESET_SERVICES}
+
+    def now(self) -> float:
+        return self.get_clock().now().seconds
+
+    def begin(self, episode: EpisodeLog) -> None:
+        for name, client in self.resets.items():
+            if client.service_is_ready():
+                response = client.call(msgs.Trigger.Request())
+                if not response.success:
+                    raise RuntimeError(f"{name} refused the reset: {response.message}")
+        self.episode, self.start, self.success_since = episode, self.now(), None
+
+    def _on_image(self, msg) -> None:
+        if self.episode is not None:
+            self.episode.frames.append(msg_to_image(msg))
+
+    def _on_success(self, msg) -> None:
+        if self.episode is None:
+            return
+        if msg.data and self.success_since is None:
+            self.success_since = self.now()
+        elif not msg.data:
+            self.success_since = None
+
+    def _on_instruction(self, msg) -> None:
+        if self.episode is not None:
+            self.episode.instruction = msg.data
+
+    def _on_chunk(self, msg) -> None:
+        if self.episode is not None:
+            self.episode.chunks += 1
+
+    def _on_score(self, msg) -> None:
+        if self.episode is not None:
+            values = multiarray_to_array(msg)[0].reshape(-1)
+            if values.size >= 2:
+                t = self.now() - self.start
+                self.episode.scores.append((t, float(values[0]), float(values[1])))
+
+    def _on_halt(self, msg) -> None:
+        if self.episode is not None and msg.data and self.episode.halted_at is None:
+            self.episode.halted_at = self.now() - self.start
+
+    def succeeded(self) -> bool:
+        return self.success_since is not None and self.now() - self.success_since >= SETTLE_S
+
+
+def run_episode(context: LocalContext, sim, probe: DemoProbe, task: str, fault: str,
+                time_limit: float) -> EpisodeLog:
+    """Set the sim's task and fault, reset every node, spin until success or time limit."""
+    results = sim.set_parameters([Parameter("task", value=task), Parameter("fault", value=fault)])
+    for result in results:
+        if not result.successful:
+            raise SystemExit(f"vla-ros demo: {result.reason}")
+    episode = EpisodeLog(task=task)
+    probe.begin(episode)
+    context.spin_some()
+    while probe.now() - probe.start < time_limit:
+        context.spin_for(0.1)
+        if not fault and probe.succeeded():
+            break
+        if episode.halted_at is not None and probe.now() - probe.start > episode.halted_at + 1.0:
+            break  # held for a second after the halt: enough to see it
+    episode.success = bool(sim.task_success)
+    episode.duration = probe.now() - probe.start
+    return episode
+
+
+def write_outputs(out: Path, episodes: list[EpisodeLog], fps: int) -> list[Path]:
+    """mp4 of all episodes, a strip PNG per episode, the score plot of scored episodes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vla_ros.data.video import CameraEncoder, VideoSettings, ticks_per_second
+
+    written = []
+    frames = [f for e in episodes for f in e.frames]
+    if frames:
+        h, w = frames[0].shape[:2]
+        path = out / "demo.mp4"
+        encoder = CameraEncoder(path, fps, h, w, VideoSettings(gop=fps))
+        step = ticks_per_second(fps) // fps
+        for i, frame in enumerate(frames):
+            encoder.put(np.ascontiguousarray(frame), i * step)
+        encoder.finish()
+        written.append(path)
+    for i, e in enumerate(episodes):
+        if e.frames:
+            picks = np.linspace(0, len(e.frames) - 1, min(6, len(e.frames))).astype(int)
+            strip = np.concatenate([e.frames[k] for k in picks], axis=1)
+            path = out / f"episode_{i:02d}_{e.task}.png"
+            plt.imsave(path, strip)
+            written.append(path)
+        if e.scores:
+            t, score, band = (np.array(c) for c in zip(*e.scores, strict=True))
+            fig, ax = plt.subplots(figsize=(7, 3.2))
+            ax.plot(t, score, label="failure score")
+            ax.plot(t, band, "--", label="conformal band")
+            if e.halted_at is not None:
+                ax.axvline(e.halted_at, color="red", label=f"halt at {e.halted_at:.2f} s")
+            ax.set_xlabel("episode time [s]")
+            ax.set_title(f"{e.task}: {'success' if e.success else 'failure'}")
+            ax.legend(loc="upper left")
+            fig.tight_layout()
+            path = out / f"episode_{i:02d}_{e.task}_score.png"
+            fig.savefig(path, dpi=110)
+            plt.close(fig)
+            written.append(path)
+    return written
+
+
 def main(args: argparse.Namespace) -> int:
-    configure_logging("info")
+    from vla_ros.sim.tasks import TASKS, get_task
+
+    configure_logging("warn")
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        raise SystemExit(f"vla-ros demo: unknown task(s) {unknown}; tasks: {sorted(TASKS)}")
+    fault = "" if args.fault in ("", "none") else args.fault
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    bag = out / "bag"
-    if bag.exists():
-        import shutil
-
+    bag = None if args.no_bag else out / "bag"
+    if bag is not None and bag.exists():
         shutil.rmtree(bag)
+    plan = [(t, "") for t in tasks] + ([(tasks[0], fault)] if fault else [])
+    episodes: list[EpisodeLog] = []
+    wall = time.perf_counter()
     with LocalContext(sim_time=True, bag_path=bag) as context:
-        nodes = launch_local(find_launch_file("runtime_check.launch.xml"), {}, context)
-        context.spin_for(args.duration)
-        listener = next(n for n in nodes if n.get_name() == "listener")
-        print(f"listener heard {len(listener.received)} JointState messages in "
-              f"{args.duration:.1f} s of sim time")
-    print(f"recorded {bag}:")
-    for topic, (type_name, count) in sorted(bag_summary(bag).items()):
-        print(f"  {topic:32} {type_name:36} {count:6d} msgs")
+        nodes = launch_local(find_launch_file("sim.launch.xml"),
+                             {"robot": args.robot, "task": tasks[0], "seed": str(args.seed)},
+                             context)
+        sim = next(n for n in nodes if n.get_name() == "mujoco_sim")
+        fps = int(round(sim.get_parameter("camera_rate_hz").value))
+        probe = DemoProbe(context)
+        print(f"{'#':>2}  {'task':22} {'fault':12} {'result':8} {'time':>6} {'chunks':>6}  "
+              "instruction")
+        for i, (task, episode_fault) in enumerate(plan):
+            e = run_episode(context, sim, probe, task, episode_fault,
+                            get_task(task).time_limit)
+            episodes.append(e)
+            result = "success" if e.success else "failure"
+            if e.halted_at is not None:
+                result = f"halted@{e.halted_at:.1f}s"
+            print(f"{i:>2}  {task:22} {episode_fault or '-':12} {result:8} "
+                  f"{e.duration:5.1f}s {e.chunks:6d}  {e.instruction}", flush=True)
+    wall = time.perf_counter() - wall
+    clean = [e for e in episodes[: len(tasks)]]
+    print(f"\nsuccess {sum(e.success for e in clean)}/{len(clean)} clean episodes; "
+          f"{sum(e.duration for e in episodes):.1f} s sim time in {wall:.1f} s wall")
+    for path in write_outputs(out, episodes, fps):
+        print(f"wrote {path}")
+    if bag is not None:
+        print(f"wrote {bag} (rosbag2 MCAP):")
+        for topic, (type_name, count) in sorted(bag_summary(bag).items()):
+            print(f"  {topic:36} {type_name:36} {count:6d} msgs")
     return 0
