@@ -141,9 +141,11 @@ class Expert:
         self.top = r.table_top_z
         self.arm_idx = env.joint_indices(r.arm_joints)
         self.q_arm = env.joint_positions()[self.arm_idx]
+        self.grasp_offset = np.asarray(r.grasp_offset, float)
+        self.yaw_offset = r.grip_yaw_offset
         T = env.ee_pose()
-        self.pos = T[:3, 3].copy()
-        self.yaw = float(np.arctan2(T[1, 0], T[0, 0]))
+        self.yaw = float(np.arctan2(T[1, 0], T[0, 0])) - self.yaw_offset
+        self.pos = T[:3, 3] + T[:3, :3] @ self.grasp_offset
         self.grip = 0.0
         self.target = instance.target  # failure injection may redirect these
         self.goal = instance.goal
@@ -183,6 +185,40 @@ class Expert:
     def hold(self, name: str, gripper: float, nominal: float) -> Segment:
         p, yaw = self.pos.copy(), self.yaw
         return Segment(name, lambda: (p, yaw), gripper, self.duration(nominal))
+
+    def reachable_yaw(self, p: np.ndarray, yaw: float, period: float = np.pi,
+                      sweep: float = 0.0) -> float:
+        """`yaw`, or the nearest equivalent yaw + k * period, that IK reaches at `p`.
+
+        Grippers and objects are symmetric (a cube every quarter turn, a parallel gripper
+        every half turn), so several yaws grasp equally well; joint limits (the SO-101's
+        wrist roll stops short of a full turn) decide which the arm can actually reach.
+        With `sweep`, yaw + sweep must be reachable too (a door swings the wrist round).
+        Falls back to the candidate with the smallest position error.
+        """
+        candidates = sorted((yaw + k * period for k in range(-4, 5)
+                             if abs(yaw + k * period) <= np.pi + 1e-9),
+                            key=lambda c: abs(c - yaw))  # fmt: skip
+        best, best_err = yaw, np.inf
+        for c in candidates:
+            err = max(self._ik_error(p, c), self._ik_error(p, c + sweep) if sweep else 0.0)
+            if err < 1e-3:
+                return float(c)
+            if err < best_err:
+                best, best_err = c, err
+        return float(best)
+
+    def tcp_pose(self, p: np.ndarray, yaw: float) -> np.ndarray:
+        """TCP pose (4x4) putting the grasp centre at `p`, jaws closing along Rz(yaw)·y."""
+        T = np.eye(4)
+        T[:3, :3] = top_down(yaw + self.yaw_offset)
+        T[:3, 3] = p - T[:3, :3] @ self.grasp_offset
+        return T
+
+    def _ik_error(self, p: np.ndarray, yaw: float) -> float:
+        self.ik.solve(self.q_arm, self.tcp_pose(p, yaw))
+        last = getattr(self.ik, "last", None)
+        return float(last.pos_err + 0.05 * last.rot_err) if last is not None else 0.0
 
     def abort(self) -> None:
         """Stop executing the plan and hold the current pose (early-stop failures)."""
@@ -233,9 +269,7 @@ class Expert:
         pos = self.pos.copy()
         if self.noise.action_std > 0:
             pos += self.rng.normal(0, self.noise.action_std, 3)
-        T = np.eye(4)
-        T[:3, :3] = top_down(self.yaw)
-        T[:3, 3] = pos
+        T = self.tcp_pose(pos, self.yaw)
         self.q_arm = self.ik.solve(self.q_arm, T)
         g_names, g_targets = self.env.gripper_targets(self.grip)
         names = list(self.env.robot.arm_joints) + list(g_names)
@@ -246,7 +280,8 @@ class Expert:
                 targets = np.append(targets, targets[names.index(leader)])
         quat = np.zeros(4)
         mujoco.mju_mat2Quat(quat, T[:3, :3].flatten())
-        return ExpertAction(pos, quat, float(self.grip), names, targets, self.phase)
+        return ExpertAction(T[:3, 3].copy(), quat, float(self.grip), names, targets,
+                            self.phase)
 
 
 # ---------------------------------------------------------------------------------------
@@ -269,7 +304,7 @@ def _grasp_pose(x: Expert, name: str) -> tuple[np.ndarray, float]:
 
 def _pick(x: Expert) -> Iterator[Segment]:
     grasp, yaw = _grasp_pose(x, x.target)
-    yaw += x.yaw_jitter()
+    yaw = x.reachable_yaw(grasp, yaw + x.yaw_jitter(), period=np.pi / 2)
     above = x.jitter(grasp + [0, 0, 0.1 * x.s])
     yield x.move("approach", lambda: (above, yaw), 0.0)
     grasp, _ = _grasp_pose(x, x.target)  # re-observe before the final descent
@@ -351,6 +386,7 @@ def _skill_push(x: Expert) -> Iterator[Segment]:
     p, d, _ = line()
     yaw = _wrap_half_turn(float(np.arctan2(d[1], d[0])))
     behind = p - d * (_support(x, x.target, d) + finger + 0.03 * x.s)
+    yaw = x.reachable_yaw(np.r_[behind, z], yaw, period=np.pi)
     above = x.jitter(np.r_[behind, z + 0.1 * x.s])
     yield x.move("approach", lambda: (above, yaw), 1.0)
     low = np.r_[behind, z]
@@ -370,7 +406,7 @@ def _skill_drawer(x: Expert) -> Iterator[Segment]:
     env = x.env
     travel = env.scene.objects["drawer_cabinet"].dims["travel"]
     knob = env.geom_position("drawer_knob")
-    yaw = x.yaw_jitter()
+    yaw = x.reachable_yaw(knob, x.yaw_jitter(), period=np.pi / 2)
     above = x.jitter(knob + [0, 0, 0.08 * x.s])
     yield x.move("approach", lambda: (above, yaw), 0.0)
     knob = env.geom_position("drawer_knob")
@@ -398,15 +434,16 @@ def _skill_door(x: Expert) -> Iterator[Segment]:
     hinge = env.object_pose("door")[0]
     knob = env.geom_position("door_knob")
     z = knob[2]
-    yaw0 = theta0 + x.yaw_jitter()
+    theta_goal = 1.35 if x.inst.params.get("start", 0.0) < 0.5 else 0.0
+    theta_goal = theta0 + x.partial * (theta_goal - theta0)
+    yaw0 = x.reachable_yaw(knob, theta0 + x.yaw_jitter(), period=np.pi,
+                           sweep=theta_goal - theta0)
     above = x.jitter(knob + [0, 0, 0.08 * x.s])
     yield x.move("approach", lambda: (above, yaw0), 0.0)
     knob = env.geom_position("door_knob")
     low = knob.copy()
     yield x.move("descend", lambda: (low, yaw0), 0.0, speed=0.12)
     yield x.hold("close", 1.0, 0.6)
-    theta_goal = 1.35 if x.inst.params.get("start", 0.0) < 0.5 else 0.0
-    theta_goal = theta0 + x.partial * (theta_goal - theta0)
     n_steps = max(1, int(round(x.duration(2.5) / x.dt)))
     state = {"k": 0}
 

@@ -29,7 +29,7 @@ class ArmIK(Protocol):
 class SharedArmIK:
     """`vla_ros.retarget.ik.PoseIK` on the robot's retarget model, seen from the sim."""
 
-    def __init__(self, env, posture_weight: float = 1e-3, tol_pos: float = 2e-4,
+    def __init__(self, env, posture_weight: float | None = None, tol_pos: float = 2e-4,
                  tol_rot: float = 2e-3, max_steps: int = 30):  # fmt: skip
         from vla_ros.retarget.ik import PoseIK
         from vla_ros.retarget.robot_model import RobotModel
@@ -40,6 +40,11 @@ class SharedArmIK:
                 f"robot '{env.robot.name}': retarget IK joints {self.robot.joint_names} differ "
                 f"from the sim's arm joints {list(env.robot.arm_joints)}"
             )
+        if posture_weight is None:
+            # A posture pull only helps redundant arms (it picks a point of the null
+            # space). A 6-or-fewer-DoF arm has no null space: there the pull trades TCP
+            # position against joint posture (2-3 cm on the small SO-101), so it is off.
+            posture_weight = 1e-3 if len(env.robot.arm_joints) > 6 else 0.0
         self.ik = PoseIK(self.robot, posture_weight=posture_weight)
         self.tol_pos, self.tol_rot, self.max_steps = tol_pos, tol_rot, max_steps
         # Constant transform from the sim TCP to the IK frame, measured at the current q.

@@ -68,6 +68,13 @@ class RobotSpec:
     wrist_camera_forward: tuple[float, float, float] = (0.0, 0.0, 1.0)
     wrist_camera_up: tuple[float, float, float] = (1.0, 0.0, 0.0)
     gripper_kp: float = 500.0  # N/m or Nm/rad: squeeze force = kp * blocked travel
+    # Where a grasped object's centre sits, in TCP coordinates (the middle between the
+    # jaws; non-zero when the TCP frame marks one jaw, as on the SO-101).
+    grasp_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # Rotation about the TCP z axis from top-down yaw 0 to the robot's TCP frame, so
+    # that every gripper closes along Rz(yaw)·y (the Panda's fingers close along TCP y,
+    # the SO-101's jaw along TCP x).
+    grip_yaw_offset: float = 0.0
     mimic: dict[str, str] = field(default_factory=dict)  # follower joint -> leader joint
 
 
@@ -122,6 +129,8 @@ SO101 = RobotSpec(
     workspace_half_extent=(0.05, 0.1),
     object_scale=0.6,
     scene_camera_distance=0.5,
+    grasp_offset=(-0.012, 0.0, 0.0),  # gripper_frame_link is on the fixed jaw's face
+    grip_yaw_offset=1.5707963267948966,
     wrist_camera_body="gripper_link",
     wrist_camera_pos=(0.0, -0.04, -0.03),
     wrist_camera_forward=(0.0, 0.0, -1.0),
