@@ -211,7 +211,7 @@ def main(args: argparse.Namespace) -> int:
     plan = [(t, "") for t in tasks] + ([(tasks[0], fault)] if fault else [])
     episodes: list[EpisodeLog] = []
     wall = time.perf_counter()
-    with LocalContext(sim_time=True, bag_path=bag) as context:
+    with LocalContext(sim_time=True, bag_path=bag, isolate_crashes=True) as context:
         nodes = launch_local(find_launch_file("sim.launch.xml"),
                              {"robot": args.robot, "task": tasks[0], "seed": str(args.seed)},
                              context)

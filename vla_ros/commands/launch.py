@@ -59,7 +59,8 @@ def main(args: argparse.Namespace) -> int:
     rtf = args.real_time_factor
     if rtf is None and args.duration is None and not args.wall_time:
         rtf = 1.0
-    context = LocalContext(sim_time=not args.wall_time, bag_path=args.bag, real_time_factor=rtf)
+    context = LocalContext(sim_time=not args.wall_time, bag_path=args.bag, real_time_factor=rtf,
+                           isolate_crashes=True)
     try:
         nodes = launch_local(find_launch_file(args.file), parse_arguments(args.arguments),
                              context)

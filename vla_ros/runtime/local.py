@@ -142,10 +142,12 @@ class LocalSubscription:
 
 
 class LocalTimer:
-    def __init__(self, context: LocalContext, period_sec: float, callback: Callable[[], None]):
+    def __init__(self, context: LocalContext, period_sec: float, callback: Callable[[], None],
+                 node_name: str = ""):
         if not period_sec > 0:
             raise ValueError(f"timer period must be > 0 s, got {period_sec}")
         self._context = context
+        self.node_name = node_name
         self.timer_period_ns = int(round(period_sec * NS))
         self.callback = callback
         self._canceled = False
@@ -298,7 +300,11 @@ class LocalContext:
         start_time: float = 0.0,
         bag_path: str | Path | None = None,
         real_time_factor: float | None = None,
+        isolate_crashes: bool = False,
     ) -> None:
+        """`isolate_crashes`: an exception in a node's callback takes down that node only,
+        as a crashing process would under ros2 launch (hooks in `crash_hooks` hear of it,
+        e.g. the launcher's respawn); by default it propagates to the caller (tests)."""
         self.clock: Clock = SimClock(int(round(start_time * NS))) if sim_time else Clock()
         self.real_time_factor = real_time_factor
         self._topics: dict[str, _Topic] = {}
@@ -307,6 +313,9 @@ class LocalContext:
         self._timers: list[tuple[int, int, int, LocalTimer]] = []
         self._seq = itertools.count()
         self.nodes: list[Any] = []
+        self.isolate_crashes = isolate_crashes
+        self.crash_hooks: list[Callable[[Any, BaseException], None]] = []
+        self.crashes: list[tuple[str, str]] = []  # (node, error) in the order they happened
         self._shutdown = False
         self.bag = None
         if bag_path is not None:
@@ -363,7 +372,8 @@ class LocalContext:
 
     def create_timer(self, period_sec: float, callback, node=None) -> LocalTimer:
         self._check_alive()
-        return LocalTimer(self, period_sec, callback)
+        owner = node.get_fully_qualified_name() if node is not None else ""
+        return LocalTimer(self, period_sec, callback, owner)
 
     def create_service(self, srv_type: msgs.SrvType, name: str, callback, node) -> LocalService:
         name = node.resolve_topic_name(name)
@@ -401,7 +411,11 @@ class LocalContext:
         ready = self._ready
         count = 0
         while ready:
-            ready.popleft()._take_and_run()
+            item = ready.popleft()
+            if self.isolate_crashes:
+                self._guarded(getattr(item, "node_name", ""), item._take_and_run)
+            else:
+                item._take_and_run()
             count += 1
             if max_callbacks is not None and count >= max_callbacks:
                 break
@@ -436,6 +450,33 @@ class LocalContext:
         mark = getattr(self, "_pace_mark", None)
         return 0.0 if mark is None else _time.perf_counter() - mark
 
+    def _guarded(self, node_name: str, callback: Callable[[], Any]) -> None:
+        try:
+            callback()
+        except Exception as exc:
+            node = next((n for n in self.nodes
+                         if n.get_fully_qualified_name() == node_name), None)
+            if node is None:
+                raise
+            self._crash(node, exc)
+
+    def _crash(self, node, exc: BaseException) -> None:
+        """The node's 'process' died: destroy it, tell the hooks, keep the graph going."""
+        name = node.get_fully_qualified_name()
+        log.error("node %s crashed: %s: %s", name, type(exc).__name__, exc,
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        self.crashes.append((name, f"{type(exc).__name__}: {exc}"))
+        try:
+            node.destroy_node()
+        except Exception as err:  # noqa: BLE001 - half-destroyed is still gone
+            log.error("destroying crashed node %s failed: %s", name, err)
+        for hook in list(self.crash_hooks):
+            hook(node, exc)
+
+    def kill_node(self, node, reason: str = "killed") -> None:
+        """Fault injection: end a node as if its process had died (hooks run, e.g. respawn)."""
+        self._crash(node, RuntimeError(reason))
+
     def spin_until_time(self, end_ns: int) -> None:
         """Advance to `end_ns`, firing timers in order and delivering messages between."""
         self.spin_some()
@@ -449,7 +490,10 @@ class LocalContext:
             if not self.clock.is_sim and timer._next_ns <= self.clock.now_ns():
                 timer._next_ns = self.clock.now_ns() + timer.timer_period_ns  # overrun: skip
             self._schedule(timer)
-            timer.callback()
+            if self.isolate_crashes:
+                self._guarded(timer.node_name, timer.callback)
+            else:
+                timer.callback()
             self.spin_some()
         if not self._shutdown:
             self._wait_until(end_ns)
