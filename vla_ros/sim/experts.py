@@ -166,6 +166,8 @@ class Expert:
         return nominal * self.rng.uniform(*self.noise.time_scale)
 
     def travel_time(self, goal: np.ndarray, yaw: float, speed: float = 0.22) -> float:
+        """Seconds to move to (goal, yaw); speeds scale with the robot's size."""
+        speed *= self.s
         dist = float(np.linalg.norm(goal - self.pos))
         return self.duration(max(0.6, dist / speed + abs(yaw - self.yaw) / 1.5))
 
@@ -216,6 +218,7 @@ class Expert:
         return T
 
     def _ik_error(self, p: np.ndarray, yaw: float) -> float:
+        p = np.r_[p[:2], min(p[2], self.top + self.env.robot.max_grasp_height)]
         self.ik.solve(self.q_arm, self.tcp_pose(p, yaw))
         last = getattr(self.ik, "last", None)
         return float(last.pos_err + 0.05 * last.rot_err) if last is not None else 0.0
@@ -267,6 +270,7 @@ class Expert:
 
     def _action(self) -> ExpertAction:
         pos = self.pos.copy()
+        pos[2] = min(pos[2], self.top + self.env.robot.max_grasp_height)
         if self.noise.action_std > 0:
             pos += self.rng.normal(0, self.noise.action_std, 3)
         T = self.tcp_pose(pos, self.yaw)
@@ -395,7 +399,7 @@ def _skill_push(x: Expert) -> Iterator[Segment]:
     # goal (re-aiming mid-push drags the object sideways along the finger pads).
     p, d, dist = line()
     end = np.r_[goal_xy() - d * (_support(x, x.target, d) + finger), z]
-    yield x.move("push", lambda: (end, yaw), 1.0, speed=0.06 * x.s)
+    yield x.move("push", lambda: (end, yaw), 1.0, speed=0.06)
     back = np.r_[x.pos[:2] - d * 0.03 * x.s, z]  # off the object first: friction on the
     yield x.move("retreat", lambda: (back, yaw), 1.0)  # pads would lift it otherwise
     up = back + [0, 0, 0.08 * x.s]

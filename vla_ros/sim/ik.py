@@ -30,7 +30,8 @@ class SharedArmIK:
     """`vla_ros.retarget.ik.PoseIK` on the robot's retarget model, seen from the sim."""
 
     def __init__(self, env, posture_weight: float | None = None, tol_pos: float = 2e-4,
-                 tol_rot: float = 2e-3, max_steps: int = 30):  # fmt: skip
+                 tol_rot: float = 2e-3, max_steps: int = 30,
+                 max_jump: float = 0.5):  # fmt: skip
         from vla_ros.retarget.ik import PoseIK
         from vla_ros.retarget.robot_model import RobotModel
 
@@ -57,12 +58,23 @@ class SharedArmIK:
                 f"{np.linalg.norm(self.tcp_to_frame[:3, 3]):.3f} m from the sim TCP; "
                 "the two robot descriptions disagree"
             )
+        self.max_jump = max_jump
         self.last = None  # IKResult of the latest solve, for diagnostics
 
     def solve(self, q_arm: np.ndarray, T_tcp: np.ndarray) -> np.ndarray:
         q0 = self.robot.q_from_joints(np.asarray(q_arm, float))
-        result = self.ik.solve(q0, T_tcp @ self.tcp_to_frame, max_steps=self.max_steps,
-                               tol_pos=self.tol_pos, tol_rot=self.tol_rot)  # fmt: skip
+        T = T_tcp @ self.tcp_to_frame
+        kw = dict(max_steps=self.max_steps, tol_pos=self.tol_pos, tol_rot=self.tol_rot)
+        # Local first: a warm-started solve keeps the arm on its current branch. Random
+        # restarts may jump to another branch; take that only when it reaches the pose
+        # and stays near q_arm (an unreachable target would otherwise make the arm thrash
+        # between guesses, flinging whatever it holds).
+        result = self.ik.solve(q0, T, restarts=False, **kw)
+        if not result.converged:
+            restarted = self.ik.solve(q0, T, restarts=True, **kw)
+            jump = np.max(np.abs(self.robot.joints_from_q(restarted.q) - q_arm))
+            if restarted.converged and jump <= self.max_jump:
+                result = restarted
         self.last = result
         return self.robot.joints_from_q(result.q)
 

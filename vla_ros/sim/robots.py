@@ -75,6 +75,9 @@ class RobotSpec:
     # that every gripper closes along Rz(yaw)·y (the Panda's fingers close along TCP y,
     # the SO-101's jaw along TCP x).
     grip_yaw_offset: float = 0.0
+    # Highest grasp-centre height above the table the arm reaches pointing straight
+    # down over the workspace; experts clamp waypoints to it.
+    max_grasp_height: float = 1.0
     mimic: dict[str, str] = field(default_factory=dict)  # follower joint -> leader joint
 
 
@@ -129,8 +132,9 @@ SO101 = RobotSpec(
     workspace_half_extent=(0.05, 0.1),
     object_scale=0.6,
     scene_camera_distance=0.5,
-    grasp_offset=(-0.012, 0.0, 0.0),  # gripper_frame_link is on the fixed jaw's face
+    grasp_offset=(-0.018, 0.0, 0.0),  # gripper_frame_link is on the fixed jaw's face
     grip_yaw_offset=1.5707963267948966,
+    max_grasp_height=0.065,  # top-down reach ends at ~8 cm over x = 0.17-0.23 m
     wrist_camera_body="gripper_link",
     wrist_camera_pos=(0.0, -0.04, -0.03),
     wrist_camera_forward=(0.0, 0.0, -1.0),
