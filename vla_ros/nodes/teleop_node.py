@@ -1,0 +1,232 @@
+"""teleop_node: a person (or a script) drives the robot.
+
+Twist devices (`keyboard`, `gamepad`, `spacemouse`, `scripted`) publish `teleop/twist`
+(geometry_msgs/TwistStamped in the robot's base frame, m/s and rad/s) and `teleop/gripper`
+(std_msgs/Float64, 0 open … 1 closed) at `rate_hz`; the retarget node turns the twist into
+joint commands (servo mode). In `leader` mode the node mirrors a leader arm's
+`leader/joint_states` in joint space onto the follower's `<controller>/joint_trajectory`
+(one point, `time_from_start` = one period), with joint-name mapping, scale, offsets and
+the follower's limits; a leader gripper joint drives `teleop/gripper` and, if set, the
+follower's gripper controller.
+
+The keyboard reads the terminal (`keyboard_input: tty`) or key events published on
+`teleop/keys` (std_msgs/String; `keyboard_input: topic`) — the latter for web UIs, remote
+operators and tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vla_ros.retarget.robot_config import RobotConfig, load_robot_config
+from vla_ros.runtime import Diagnostics, Node, msgs
+from vla_ros.runtime.clock import seconds_to_time_msg
+from vla_ros.runtime.convert import trajectory_msg
+from vla_ros.runtime.diagnostics import OK, WARN
+from vla_ros.runtime.entry import node_main
+from vla_ros.runtime.parameters import ParameterDescriptor, ParameterType
+from vla_ros.teleop import (
+    DEFAULT_SCRIPT,
+    Gamepad,
+    JointMapping,
+    KeyboardTeleop,
+    LeaderFollower,
+    ScriptedTeleop,
+    SpaceMouse,
+    TeleopConfigError,
+    TeleopSource,
+    TerminalKeyboard,
+    TwistShaping,
+    gripper_fraction,
+    load_script,
+    urdf_joint_limits,
+)
+from vla_ros.teleop.keyboard import key_name
+
+DEVICES = ("keyboard", "gamepad", "spacemouse", "leader", "scripted")
+NAMED_KEYS = ("space", "enter", "esc")
+
+
+class TeleopNode(Node):
+    DEFAULT_NAME = "teleop_node"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(self.DEFAULT_NAME, **kwargs)
+        ro = ParameterDescriptor(read_only=True)
+        self.device = self.declare_parameter("device", "keyboard", ro).value
+        if self.device not in DEVICES:
+            raise TeleopConfigError(
+                f"parameter 'device' is '{self.device}'; use one of {', '.join(DEVICES)}")
+        rate = float(self.declare_parameter("rate_hz", 30.0, ro).value)
+        if rate <= 0:
+            raise TeleopConfigError(f"parameter 'rate_hz' must be > 0, got {rate}")
+        self.period = 1.0 / rate
+        robot = self.declare_parameter("robot", "panda", ro).value
+        robot_config = self.declare_parameter("robot_config", "", ro).value
+        self.robot: RobotConfig = load_robot_config(robot_config or robot)
+        self.frame_id = (self.declare_parameter("frame_id", "", ro).value
+                         or self.robot.base_frame or "base_link")
+        self.shaping = TwistShaping(
+            linear_scale=self.declare_parameter("linear_scale", 0.1, ro).value,
+            angular_scale=self.declare_parameter("angular_scale", 0.5, ro).value,
+            deadzone=self.declare_parameter("deadzone", 0.1, ro).value,
+            max_linear=self.declare_parameter("max_linear", 0.25, ro).value,
+            max_angular=self.declare_parameter("max_angular", 1.0, ro).value,
+        )
+        self.diag = Diagnostics(self, hardware_id=f"teleop:{self.device}")
+        self.twist_pub = self.create_publisher(msgs.TwistStamped, "teleop/twist", 10)
+        self.gripper_pub = self.create_publisher(msgs.Float64, "teleop/gripper", 10)
+        self.source: TeleopSource | None = None
+        self.leader: LeaderFollower | None = None
+        self.published = 0
+        if self.device == "leader":
+            self._setup_leader(ro)
+        else:
+            self.source = self._make_source(ro)
+        self.create_timer(self.period, self.tick)
+
+    # --- setup -------------------------------------------------------------------------
+    def _list(self, name: str, type_: ParameterType, ro: ParameterDescriptor) -> list:
+        value = self.declare_parameter(name, type_, ro).value
+        return [] if value is None else list(value)
+
+    def _make_source(self, ro: ParameterDescriptor) -> TeleopSource:
+        hold = float(self.declare_parameter("key_hold_s", 0.3, ro).value)
+        keyboard_input = self.declare_parameter("keyboard_input", "tty", ro).value
+        index = int(self.declare_parameter("gamepad_index", 0, ro).value)
+        script_file = self.declare_parameter("script_file", "", ro).value
+        loop = bool(self.declare_parameter("script_loop", False, ro).value)
+        if self.device == "keyboard":
+            # keys are on/off: no dead zone
+            shaping = TwistShaping(self.shaping.linear_scale, self.shaping.angular_scale, 0.0,
+                                   self.shaping.max_linear, self.shaping.max_angular)
+            if keyboard_input == "topic":
+                self.create_subscription(msgs.String, "teleop/keys", self.on_keys, 100)
+                return KeyboardTeleop(shaping, hold)
+            if keyboard_input != "tty":
+                raise TeleopConfigError(f"parameter 'keyboard_input' is '{keyboard_input}'; "
+                                        "use tty or topic")
+            return TerminalKeyboard(shaping, hold)
+        if self.device == "gamepad":
+            return Gamepad(index, shaping=self.shaping)
+        if self.device == "spacemouse":
+            return SpaceMouse(shaping=self.shaping)
+        segments = load_script(script_file) if script_file else DEFAULT_SCRIPT
+        return ScriptedTeleop(segments, loop=loop)
+
+    def _setup_leader(self, ro: ParameterDescriptor) -> None:
+        S, D = ParameterType.STRING_ARRAY, ParameterType.DOUBLE_ARRAY
+        follower = self._list("follower_joints", S, ro) or list(self.robot.joints)
+        leader = self._list("leader_joints", S, ro) or follower
+        lower, upper = self._list("follower_lower", D, ro), self._list("follower_upper", D, ro)
+        if not lower and not upper:  # the follower's own URDF limits
+            lower, upper = (a.tolist() for a in urdf_joint_limits(self.robot.urdf_path(),
+                                                                  follower))
+        mapping = JointMapping.build(
+            leader, follower,
+            scale=self._list("joint_scales", D, ro), offset=self._list("joint_offsets", D, ro),
+            lower=lower, upper=upper,
+            max_velocity=float(self.declare_parameter("max_velocity", 2.0, ro).value))
+        self.leader = LeaderFollower(mapping)
+        controller = self.declare_parameter("controller", "arm_controller", ro).value
+        self.leader_timeout = float(self.declare_parameter("leader_timeout", 0.5, ro).value)
+        # leader gripper → teleop/gripper (0..1) and the follower's gripper controller
+        self.gripper_joint = self.declare_parameter("leader_gripper_joint", "", ro).value
+        self.gripper_range = (
+            float(self.declare_parameter("leader_gripper_open", 1.2, ro).value),
+            float(self.declare_parameter("leader_gripper_closed", -0.1, ro).value))
+        mirror = bool(self.declare_parameter("mirror_gripper", True, ro).value)
+        hand = self.robot.hand
+        self.follower_gripper = None
+        if self.gripper_joint and mirror and hand.joints and hand.controller_topic:
+            self.follower_gripper = (hand.joints[0], hand.open[0], hand.closed[0])
+            self.gripper_traj_pub = self.create_publisher(
+                msgs.JointTrajectory, hand.controller_topic, 10)
+        self.traj_pub = self.create_publisher(
+            msgs.JointTrajectory, f"{controller}/joint_trajectory", 10)
+        self.leader_state: tuple[list[str], np.ndarray, float] | None = None
+        self.create_subscription(msgs.JointState, "leader/joint_states", self.on_leader, 10)
+
+    # --- inputs --------------------------------------------------------------------------
+    def now_s(self) -> float:
+        return self.get_clock().now().seconds
+
+    def on_keys(self, msg) -> None:
+        """A String of key characters, or one key name (space, enter, esc)."""
+        text = msg.data
+        keys = [text.lower()] if text.lower() in NAMED_KEYS else [key_name(c) for c in text]
+        now = self.now_s()
+        for key in keys:
+            self.source.press(key, now)  # type: ignore[union-attr]
+
+    def on_leader(self, msg) -> None:
+        self.leader_state = (list(msg.name), np.asarray(msg.position, float), self.now_s())
+
+    # --- output --------------------------------------------------------------------------
+    def tick(self) -> None:
+        if self.leader is not None:
+            self._tick_leader()
+            return
+        now = self.now_s()
+        command = self.source.poll(now)  # type: ignore[union-attr]
+        stamp = seconds_to_time_msg(now)
+        self.twist_pub.publish(msgs.TwistStamped(
+            header=msgs.Header(stamp=stamp, frame_id=self.frame_id),
+            twist=msgs.Twist(linear=_vector3(command.linear),
+                             angular=_vector3(command.angular))))
+        if command.gripper is not None:
+            self.gripper_pub.publish(msgs.Float64(data=float(command.gripper)))
+        self.published += 1
+
+    def _tick_leader(self) -> None:
+        now = self.now_s()
+        if self.leader_state is None:
+            self.get_logger().warning("no leader/joint_states yet", throttle_duration_sec=5.0)
+            return
+        names, positions, received = self.leader_state
+        if now - received > self.leader_timeout:
+            self.diag.report("leader", WARN, f"leader/joint_states silent for "
+                             f"{now - received:.2f} s; follower holds")
+            self.leader.reset()  # re-sync without rate limiting from an old command
+            return
+        try:
+            target = self.leader.step(names, positions, self.period)
+            gripper = None
+            if self.gripper_joint:
+                index = names.index(self.gripper_joint) if self.gripper_joint in names else -1
+                if index < 0:
+                    raise TeleopConfigError(
+                        f"leader joint_states lacks gripper joint '{self.gripper_joint}'")
+                gripper = gripper_fraction(positions[index], *self.gripper_range)
+        except TeleopConfigError as err:
+            self.diag.reject("leader", str(err))
+            return
+        joints = list(self.leader.mapping.follower_joints)
+        self.traj_pub.publish(trajectory_msg(joints, target[None], [self.period]))
+        if gripper is not None:
+            self.gripper_pub.publish(msgs.Float64(data=gripper))
+            if self.follower_gripper is not None:
+                joint, open_q, closed_q = self.follower_gripper
+                q = open_q + gripper * (closed_q - open_q)
+                self.gripper_traj_pub.publish(trajectory_msg([joint], [[q]], [self.period]))
+        self.published += 1
+        if self.leader.clamped.any():
+            clamped = [j for j, c in zip(joints, self.leader.clamped, strict=True) if c]
+            self.diag.report("leader", WARN, f"follower joints clamped to limits: {clamped}")
+        elif self.published % max(1, round(1.0 / self.period)) == 0:
+            self.diag.report("leader", OK, "mirroring", published=self.published)
+
+    def destroy_node(self) -> None:
+        if self.source is not None:
+            self.source.close()
+        super().destroy_node()
+
+
+def _vector3(v: np.ndarray):
+    return msgs.Vector3(x=float(v[0]), y=float(v[1]), z=float(v[2]))
+
+
+NODE_CLASS = TeleopNode
+main = node_main(TeleopNode)
