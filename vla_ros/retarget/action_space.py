@@ -41,7 +41,7 @@ SWIVEL = "swivel"
 PELVIS_Z = "pelvis_z"
 DEFAULT_EIGENGRASP_K = 5
 
-_COMMON_KEYS = {"type", "names"}
+_COMMON_KEYS = {"type", "names", "mode"}
 _KEYS: dict[str, set[str]] = {
     "joint_position": {"mode", "gripper"},
     "ee_pose": {"mode", "rotation", "gripper", "frame", "position_weight",

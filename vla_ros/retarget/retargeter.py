@@ -75,15 +75,20 @@ class Retargeter:
         restarts: bool = False,
         solver: str = "daqp",
         eigengrasp_map: Any = None,
+        posture_weight: float = 1e-5,
     ) -> None:
         """`eigengrasp_map` replaces `EigengraspMap.load(<hand.eigengrasp>, k)` (any object
-        with `joint_names`, `to_joint_positions`, `from_joint_positions`)."""
+        with `joint_names`, `to_joint_positions`, `from_joint_positions`). `posture_weight`
+        pulls a redundant arm's null space towards the neutral pose; it is kept tiny because
+        it also biases the pose (error ~ weight x posture distance) and only applies to
+        arms with more than 6 joints whose space does not fix the redundancy (ERJ/ERA)."""
         self.robot = robot
         self.space = space
         self.max_steps = int(max_steps)
         self.tol_pos = float(tol_pos)
         self.tol_rot = float(tol_rot)
         self.restarts = bool(restarts)
+        self.posture_weight = float(posture_weight) if len(robot.joint_names) > 6 else 0.0
         self.n = len(robot.joint_names)
         hand = robot.config.hand
         self._hand_open = np.array(hand.open, dtype=float) if hand.open else None
@@ -135,7 +140,7 @@ class Retargeter:
             solver,
             position_weight=space.position_weight,
             orientation_weight=space.orientation_weight,
-            posture_weight=1e-3 if self.n > 6 else 0.0,
+            posture_weight=0.0 if extra else self.posture_weight,
             extra_tasks=extra,
         )
         self._orientation_counts = space.orientation_weight >= 1.0
@@ -445,7 +450,7 @@ class Retargeter:
             return self.ik
         if self._servo_ik is None:
             self._servo_ik = PoseIK(
-                self.robot, self._frame(), posture_weight=1e-3 if self.n > 6 else 0.0,
+                self.robot, self._frame(), posture_weight=self.posture_weight,
                 orientation_weight=1.0 if self.n >= 6 else 0.05,
             )
         return self._servo_ik
