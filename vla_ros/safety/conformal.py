@@ -1,0 +1,134 @@
+"""Functional conformal prediction: a time-varying upper band for successful rollouts.
+
+Why functional: an alarm fires at the *first* step a score crosses the band, so what must
+be controlled is the chance that a successful rollout crosses it *anywhere*, not at one
+step. We use a modulated max-over-time nonconformity score:
+
+1. split the calibration successes in two (`fit_fraction`): on the first part estimate a
+   per-step centre mu_t and spread sigma_t of the score curves;
+2. on the second part compute for each rollout r_i = max_t (s_i(t) − mu_t) / sigma_t;
+3. q = the ceil((n + 1)(1 − α))-th smallest r_i; the band is upper_t = mu_t + q·sigma_t.
+
+If a new successful rollout is exchangeable with the second part, P(max_t (s_t − mu_t) /
+sigma_t > q) ≤ α, i.e. it crosses the band anywhere with probability ≤ α. Alarms use a
+strict `s_t > upper_t`, so ties (e.g. the time-only score, identical for every rollout)
+do not break the guarantee. Steps beyond the longest calibration rollout reuse the last
+mu/sigma. The residuals are stored, so the band can be re-derived for another α without
+recalibrating (`with_alpha`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vla_ros.safety.errors import CalibrationError
+
+
+@dataclass
+class ConformalBand:
+    center: np.ndarray  # mu_t [L]
+    scale: np.ndarray  # sigma_t [L] (> 0)
+    residuals: np.ndarray  # sorted nonconformity scores of the quantile split
+    alpha: float
+    split: bool = True  # False: centre/spread and quantile from the same rollouts
+
+    @property
+    def q(self) -> float:
+        return conformal_quantile(self.residuals, self.alpha)
+
+    def upper(self, t: int) -> float:
+        i = min(int(t), len(self.center) - 1)
+        return float(self.center[i] + self.q * self.scale[i])
+
+    def upper_curve(self, length: int) -> np.ndarray:
+        idx = np.minimum(np.arange(length), len(self.center) - 1)
+        return self.center[idx] + self.q * self.scale[idx]
+
+    def first_alarm(self, scores: np.ndarray) -> int | None:
+        """The first step with score > upper_t, or None."""
+        s = np.asarray(scores, dtype=np.float64)
+        hit = np.flatnonzero(s > self.upper_curve(len(s)))
+        return int(hit[0]) if hit.size else None
+
+    def with_alpha(self, alpha: float) -> ConformalBand:
+        conformal_quantile(self.residuals, alpha)  # raises if too few residuals
+        return ConformalBand(self.center, self.scale, self.residuals, float(alpha), self.split)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"band.center": self.center, "band.scale": self.scale,
+                "band.residuals": self.residuals}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], alpha: float,
+                    split: bool = True) -> ConformalBand:
+        return cls(np.asarray(arrays["band.center"], np.float64),
+                   np.asarray(arrays["band.scale"], np.float64),
+                   np.sort(np.asarray(arrays["band.residuals"], np.float64)), float(alpha),
+                   split)
+
+
+def min_calibration_size(alpha: float) -> int:
+    """Smallest n with ceil((n + 1)(1 − α)) ≤ n (a finite quantile)."""
+    return math.ceil((1 - alpha) / alpha)
+
+
+def conformal_quantile(residuals: np.ndarray, alpha: float) -> float:
+    if not 0 < alpha < 1:
+        raise CalibrationError(f"alpha must be in (0, 1), got {alpha}")
+    n = len(residuals)
+    k = math.ceil((n + 1) * (1 - alpha))
+    if k > n:
+        raise CalibrationError(
+            f"{n} calibration successes are too few for alpha={alpha}: need at least "
+            f"{min_calibration_size(alpha)} in the quantile split")
+    return float(np.sort(residuals)[k - 1])
+
+
+def calibrate_band(curves: Sequence[np.ndarray], alpha: float, fit_fraction: float = 0.5,
+                   seed: int = 0) -> ConformalBand:
+    """Band from score curves of successful calibration rollouts (see module doc)."""
+    curves = [np.asarray(c, dtype=np.float64) for c in curves if len(c)]
+    n = len(curves)
+    need = min_calibration_size(alpha)
+    order = np.random.default_rng(seed).permutation(n)
+    n_fit = int(round(n * fit_fraction))
+    split = n_fit >= 2 and n - n_fit >= need
+    if split:
+        fit = [curves[i] for i in order[:n_fit]]
+        quant = [curves[i] for i in order[n_fit:]]
+    else:
+        fit = quant = curves
+    if len(quant) < need:
+        raise CalibrationError(
+            f"{n} successful calibration rollouts are too few for alpha={alpha}: need at "
+            f"least {need} (more with a split)")
+    center, scale = _center_scale(fit)
+    residuals = np.sort([_residual(c, center, scale) for c in quant])
+    return ConformalBand(center, scale, residuals, float(alpha), split)
+
+
+def _center_scale(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    length = max(len(c) for c in curves)
+    padded = np.full((len(curves), length), np.nan)
+    for i, c in enumerate(curves):
+        padded[i, : len(c)] = c
+    count = np.sum(~np.isnan(padded), axis=0)
+    with np.errstate(invalid="ignore"):
+        center = np.nanmean(padded, axis=0)
+        spread = np.nanstd(padded, axis=0)
+    usable = np.flatnonzero(count >= 2)
+    last = int(usable[-1]) if usable.size else 0
+    center[last + 1:] = center[last]
+    spread[last + 1:] = spread[last]
+    positive = spread[spread > 0]
+    floor = max(1e-6, 0.05 * float(np.median(positive))) if positive.size else 1.0
+    return center, np.maximum(spread, floor)
+
+
+def _residual(curve: np.ndarray, center: np.ndarray, scale: np.ndarray) -> float:
+    idx = np.minimum(np.arange(len(curve)), len(center) - 1)
+    return float(np.max((curve - center[idx]) / scale[idx]))
