@@ -21,13 +21,14 @@ import numpy as np
 import yaml
 
 from vla_ros.assets import share_dir
+from vla_ros.retarget.errors import RetargetError
 
 MAX_K = 9
 HANDS: tuple[str, ...] = ("panda_gripper", "allegro", "g1_hand")
 
 
-class EigengraspError(ValueError):
-    """Base class: an eigengrasp map could not be loaded or was called wrongly."""
+class EigengraspError(RetargetError):
+    """Base class (a ValueError): an eigengrasp map could not be loaded or was called wrongly."""
 
 
 class EigengraspInputError(EigengraspError):

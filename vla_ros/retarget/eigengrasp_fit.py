@@ -36,23 +36,27 @@ def _init_worker(hand_name: str, basis: SynergyBasis) -> None:
     _worker["basis"] = basis
 
 
-def _solve_chunk(coeffs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _solve_chunk(coeffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     hand: RobotHand = _worker["hand"]
     basis: SynergyBasis = _worker["basis"]
-    qs, errs = [], []
+    qs, errs, fit_targets = [], [], []
     for c in coeffs:
         human = basis.posture(c)
         q = hand.solve(human)
         qs.append(q)
         errs.append(hand.tip_errors(q, human).mean())
-    return np.array(qs), np.array(errs)
+        aperture = hand.spec.mode == "aperture"
+        fit_targets.append(hand.aperture_fit_target(human) if aperture else q)
+    return np.array(qs), np.array(errs), np.array(fit_targets)
 
 
 def retarget(
     hand_name: str, basis: SynergyBasis, coeffs: np.ndarray, workers: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Solve the fingertip least squares for every coefficient row: (joint positions, mean
-    fingertip error in m per sample). Deterministic: every solve starts from mid-range."""
+    fingertip error in m per sample, what to fit the map to - the solution, or for a gripper
+    the unclipped gap, see `RobotHand.aperture_fit_target`). Deterministic: every solve starts
+    from mid-range."""
     chunks = np.array_split(coeffs, max(1, workers * 4))
     if workers <= 1:
         _init_worker(hand_name, basis)
@@ -61,7 +65,7 @@ def retarget(
         ctx = mp.get_context("spawn")
         with ctx.Pool(workers, _init_worker, (hand_name, basis)) as pool:
             results = pool.map(_solve_chunk, chunks)
-    return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])
+    return tuple(np.concatenate([r[i] for r in results]) for i in range(3))
 
 
 @dataclass(frozen=True)

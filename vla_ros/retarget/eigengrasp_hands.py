@@ -279,6 +279,25 @@ class RobotHand:
         )
         return self.palm_point + self.scale * per_tip @ self.human_to_palm.T
 
+    def aperture_fit_target(self, human_q: np.ndarray) -> np.ndarray:
+        """Gripper joints for a human posture with the gap *not* clipped to the stroke.
+
+        Why: the map is a smooth polynomial fitted to samples; fitting the clipped solver output
+        makes it ring around the kink at "fully closed" (the fingers reopen a little as the
+        hand closes further). Fitting the linear extrapolation and clipping at run time keeps
+        the map monotone. Valid for prismatic fingers, where the gap is linear in the joints.
+        """
+        gap = float(self.human.thumb_gap(human_q)) - self.spec.aperture_pad
+        gap_lo, gap_hi = self._stroke_gaps
+        return self.lower + (gap - gap_lo) / (gap_hi - gap_lo) * (self.upper - self.lower)
+
+    @cached_property
+    def _stroke_gaps(self) -> tuple[float, float]:
+        """Pad gap (m) at the lower and upper joint limits."""
+        lo_tips, hi_tips = self.fingertips(self.lower), self.fingertips(self.upper)
+        return (float(np.linalg.norm(lo_tips[0] - lo_tips[1])),
+                float(np.linalg.norm(hi_tips[0] - hi_tips[1])))  # fmt: skip
+
     @cached_property
     def max_gap(self) -> float:
         tips = self.fingertips(self.upper)
