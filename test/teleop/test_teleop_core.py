@@ -186,6 +186,12 @@ def test_leader_follower_rate_limit_and_errors():
     lf = LeaderFollower(JointMapping.build(["a", "b"], max_velocity=1.0))
     np.testing.assert_allclose(lf.step(["a", "b"], [0.0, 0.0], 0.1), [0, 0])
     np.testing.assert_allclose(lf.step(["a", "b"], [0.5, -0.05], 0.1), [0.1, -0.05])
+    lf.reset([1.0, 1.0])  # start from the follower's measured pose
+    np.testing.assert_allclose(lf.step(["a", "b"], [0.0, 1.05], 0.1), [0.9, 1.05])
+    lf.reset()
+    np.testing.assert_allclose(lf.step(["a", "b"], [0.0, 0.0], 0.1), [0.0, 0.0])
+    with pytest.raises(TeleopConfigError, match="1 positions for 2 joints"):
+        lf.reset([0.0])
     with pytest.raises(TeleopConfigError, match=r"lacks joints \['b'\]"):
         lf.map(["a"], [0.0])
     with pytest.raises(TeleopConfigError, match=r"\['a'\] report NaN"):

@@ -17,7 +17,7 @@ from vla_ros.nodes.teleop_node import TeleopNode
 from vla_ros.retarget.ik import PoseIK
 from vla_ros.retarget.robot_model import RobotModel
 from vla_ros.runtime import Node, msgs
-from vla_ros.runtime.convert import joint_positions, trajectory_msg
+from vla_ros.runtime.convert import joint_positions, trajectory_arrays, trajectory_msg
 
 DT = 0.05
 
@@ -112,3 +112,39 @@ def test_yaw_key_turns_the_end_effector_about_base_z(chain):
     assert rotation[2] == pytest.approx(0.55, abs=0.08)  # ~1.1 s at 0.5 rad/s
     assert np.abs(rotation[:2]).max() < 0.05
     assert np.linalg.norm(after[:3, 3] - before[:3, 3]) < 0.02
+
+
+def test_so101_follower_tracks_the_leader_in_joint_space():
+    from vla_ros.runtime.convert import joint_state_msg
+    from vla_ros.runtime.local import LocalContext
+
+    arm = ["shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll"]
+    ctx = LocalContext(sim_time=True)
+    try:
+        MujocoSim(context=ctx, parameter_overrides={
+            "robot": "so101", "cameras": ["scene"], "camera_rate_hz": 1.0,
+            "image_width": 16, "image_height": 16})
+        TeleopNode(context=ctx, parameter_overrides={
+            "device": "leader", "robot": "so101", "rate_hz": 30.0,
+            "leader_gripper_joint": "gripper"})
+        probe = Node("leader_arm", context=ctx)
+        states, commands = [], []
+        probe.create_subscription(msgs.JointState, "joint_states", states.append, 10)
+        probe.create_subscription(msgs.JointTrajectory, "arm_controller/joint_trajectory",
+                                  commands.append, 100)
+        leader = probe.create_publisher(msgs.JointState, "leader/joint_states", 10)
+        ctx.spin_for(0.1)
+        home = joint_positions(states[-1], arm)
+        target = np.array([0.4, -1.5, 2.4, -0.2, -0.5])  # elbow past its 1.69 rad limit
+        for _ in range(60):  # the leader arm streams its pose at 30 Hz for 2 s
+            leader.publish(joint_state_msg([*arm, "gripper"], [*target, -0.1]))
+            ctx.spin_for(1 / 30)
+        follower = joint_positions(states[-1], arm)
+        np.testing.assert_allclose(follower, [0.4, -1.5, 1.69, -0.2, -0.5], atol=0.02)
+        # the first command starts from the follower's pose: at most max_velocity (2 rad/s)
+        # for one period away, not a jump to the leader's pose
+        first = trajectory_arrays(commands[0])[1][0]
+        assert np.abs(first - home).max() <= 2.0 / 30 + 1e-9
+        assert joint_positions(states[-1], ["gripper"])[0] < 0.2  # closed (toward -0.1)
+    finally:
+        ctx.shutdown()

@@ -23,7 +23,7 @@ import numpy as np
 from vla_ros.retarget.robot_config import RobotConfig, load_robot_config
 from vla_ros.runtime import Diagnostics, Node, msgs
 from vla_ros.runtime.clock import seconds_to_time_msg
-from vla_ros.runtime.convert import trajectory_msg
+from vla_ros.runtime.convert import ConversionError, joint_positions, trajectory_msg
 from vla_ros.runtime.diagnostics import OK, WARN
 from vla_ros.runtime.entry import node_main
 from vla_ros.runtime.parameters import ParameterDescriptor, ParameterType
@@ -147,7 +147,11 @@ class TeleopNode(Node):
         self.traj_pub = self.create_publisher(
             msgs.JointTrajectory, f"{controller}/joint_trajectory", 10)
         self.leader_state: tuple[list[str], np.ndarray, float] | None = None
+        self.follower_q: np.ndarray | None = None
+        self.synced = False  # has the rate limiter started from the follower's pose?
         self.create_subscription(msgs.JointState, "leader/joint_states", self.on_leader, 10)
+        # the follower's own state: the first command starts from where it is
+        self.create_subscription(msgs.JointState, "joint_states", self.on_follower, 10)
 
     # --- inputs --------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -160,6 +164,12 @@ class TeleopNode(Node):
         now = self.now_s()
         for key in keys:
             self.source.press(key, now)  # type: ignore[union-attr]
+
+    def on_follower(self, msg) -> None:
+        try:
+            self.follower_q = joint_positions(msg, self.leader.mapping.follower_joints)
+        except ConversionError:
+            self.follower_q = None  # a joint_states of other joints (e.g. a gripper driver)
 
     def on_leader(self, msg) -> None:
         self.leader_state = (list(msg.name), np.asarray(msg.position, float), self.now_s())
@@ -189,8 +199,11 @@ class TeleopNode(Node):
         if now - received > self.leader_timeout:
             self.diag.report("leader", WARN, f"leader/joint_states silent for "
                              f"{now - received:.2f} s; follower holds")
-            self.leader.reset()  # re-sync without rate limiting from an old command
+            self.synced = False  # on resume, start again from the follower's pose
             return
+        if not self.synced:
+            self.leader.reset(self.follower_q)
+            self.synced = True
         try:
             target = self.leader.step(names, positions, self.period)
             gripper = None

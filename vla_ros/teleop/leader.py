@@ -102,7 +102,8 @@ class LeaderFollower:
         return out
 
     def step(self, names: Sequence[str], positions: Sequence[float], dt: float) -> np.ndarray:
-        """`map`, then rate-limited against the previous command (the first passes as is)."""
+        """`map`, then rate-limited against the previous command (or the follower state given
+        to `reset`); without either, the first command passes as is."""
         target = self.map(names, positions)
         if self.last is not None and np.isfinite(self.mapping.max_velocity):
             limit = self.mapping.max_velocity * max(dt, 0.0)
@@ -110,8 +111,17 @@ class LeaderFollower:
         self.last = target
         return target
 
-    def reset(self) -> None:
-        self.last = None
+    def reset(self, follower: Sequence[float] | None = None) -> None:
+        """Forget the previous command; with the follower's measured positions, the next
+        command is rate-limited from where the follower actually is (no first-step jump)."""
+        if follower is None:
+            self.last = None
+            return
+        follower = np.asarray(follower, dtype=np.float64)
+        if follower.shape != (len(self.mapping.follower_joints),):
+            raise TeleopConfigError(f"follower state has {follower.size} positions for "
+                                    f"{len(self.mapping.follower_joints)} joints")
+        self.last = follower.copy()
 
 
 def gripper_fraction(value: float, open_value: float, closed_value: float) -> float:
