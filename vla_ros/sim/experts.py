@@ -349,18 +349,36 @@ def _place_pose(x: Expert) -> np.ndarray:
     return np.array([xy[0], xy[1], z])
 
 
+def _held_offset(x: Expert) -> np.ndarray:
+    """Where the held object's centre sits relative to the commanded grasp centre.
+
+    Closing a jaw gripper shifts the object (the SO-101's moving jaw pushes it against
+    the fixed one), so placing aims the object, not the jaws; a slip of more than 3 cm
+    means the object is not really held and is ignored.
+    """
+    offset = x.observer.pose(x.target)[0] - x.pos
+    return offset if np.linalg.norm(offset) < 0.03 else np.zeros(3)
+
+
 def _skill_pick_place(x: Expert) -> Iterator[Segment]:
     yield from _pick(x)
-    place = _place_pose(x)
+    held = _held_offset(x)
+    place = _place_pose(x) - held
     yaw = x.yaw
     carry = x.jitter(np.array([place[0], place[1], _transport_z(x)]))
     yield x.move("carry", lambda: (carry, yaw), 1.0)
-    place = _place_pose(x)
+    place = _place_pose(x) - held
     low = np.array([carry[0], carry[1], place[2]])
     yield x.move("lower", lambda: (low, yaw), 1.0, speed=0.12)
-    yield x.hold("release", 0.0, 0.5)
+    open_ = x.env.robot.release_gripper
+    yield x.hold("release", open_, 0.5)
+    shift = x.env.robot.release_shift
+    if shift:  # slide the fixed jaw off the object before lifting, or it drags it along
+        c, s = np.cos(yaw), np.sin(yaw)
+        low = low + shift * np.array([-s, c, 0.0])
+        yield x.move("release", lambda: (low, yaw), open_, min_time=0.3)
     up = low + [0, 0, 0.1 * x.s]
-    yield x.move("retreat", lambda: (up, yaw), 0.0)
+    yield x.move("retreat", lambda: (up, yaw), open_)
 
 
 def _support(x: Expert, name: str, d: np.ndarray) -> float:

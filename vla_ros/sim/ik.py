@@ -65,16 +65,14 @@ class SharedArmIK:
         q0 = self.robot.q_from_joints(np.asarray(q_arm, float))
         T = T_tcp @ self.tcp_to_frame
         kw = dict(max_steps=self.max_steps, tol_pos=self.tol_pos, tol_rot=self.tol_rot)
-        # Local first: a warm-started solve keeps the arm on its current branch. Random
-        # restarts may jump to another branch; take that only when it reaches the pose
-        # and stays near q_arm (an unreachable target would otherwise make the arm thrash
-        # between guesses, flinging whatever it holds).
-        result = self.ik.solve(q0, T, restarts=False, **kw)
-        if not result.converged:
-            restarted = self.ik.solve(q0, T, restarts=True, **kw)
-            jump = np.max(np.abs(self.robot.joints_from_q(restarted.q) - q_arm))
-            if restarted.converged and jump <= self.max_jump:
-                result = restarted
+        # Random restarts (inside PoseIK) find the pose when a warm-started solve stalls
+        # against a limit. If the target is unreachable they return the best random
+        # guess, which may lie on another branch: then keep to the warm-started local
+        # solution, or the arm would thrash between guesses, flinging what it holds.
+        result = self.ik.solve(q0, T, restarts=True, **kw)
+        jump = np.max(np.abs(self.robot.joints_from_q(result.q) - q_arm))
+        if not result.converged and jump > self.max_jump:
+            result = self.ik.solve(q0, T, restarts=False, **kw)
         self.last = result
         return self.robot.joints_from_q(result.q)
 

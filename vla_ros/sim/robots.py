@@ -78,6 +78,12 @@ class RobotSpec:
     # Highest grasp-centre height above the table the arm reaches pointing straight
     # down over the workspace; experts clamp waypoints to it.
     max_grasp_height: float = 1.0
+    # After opening, move this far along the closing direction Rz(yaw)·y before lifting
+    # (a single moving jaw leaves the fixed jaw touching the object).
+    release_shift: float = 0.0
+    # Gripper command for letting go (0 = fully open). The SO-101's jaw swings up and out
+    # as it opens; opening only part-way keeps it from flicking the object over.
+    release_gripper: float = 0.0
     mimic: dict[str, str] = field(default_factory=dict)  # follower joint -> leader joint
 
 
@@ -128,13 +134,15 @@ SO101 = RobotSpec(
     gripper_kp=50.0,
     table_center=(0.2, 0.0),
     table_size=(0.6, 0.7),
-    workspace_center=(0.22, 0.0),
-    workspace_half_extent=(0.05, 0.1),
+    workspace_center=(0.21, 0.0),  # top-down reach at 6 cm height ends near x = 0.27
+    workspace_half_extent=(0.035, 0.1),
     object_scale=0.6,
     scene_camera_distance=0.5,
     grasp_offset=(-0.018, 0.0, 0.0),  # gripper_frame_link is on the fixed jaw's face
     grip_yaw_offset=1.5707963267948966,
-    max_grasp_height=0.065,  # top-down reach ends at ~8 cm over x = 0.17-0.23 m
+    max_grasp_height=0.06,
+    release_shift=0.006,
+    release_gripper=0.6,  # top-down reach ends at ~8 cm over x = 0.17-0.23 m
     wrist_camera_body="gripper_link",
     wrist_camera_pos=(0.0, -0.04, -0.03),
     wrist_camera_forward=(0.0, 0.0, -1.0),
