@@ -285,7 +285,19 @@ class Retargeter:
                 raise RetargetError(f"chunk step {k}: {exc}") from None
         return out
 
+    def hand_for_grip(self, g: float) -> np.ndarray:
+        """Hand joint values (`robot.hand_joint_names` order) for grip g (0 open ... 1
+        closed, clipped into [0, 1]): linear between the config's open and closed postures."""
+        if not np.isfinite(g):
+            raise RetargetError(f"gripper command must be finite, got {g!r}")
+        return self._gripper(float(g), [])
+
     def _gripper(self, g: float, clipped: list[str]) -> np.ndarray:
+        if self._hand_open is None:
+            raise RetargetError(
+                f"{self.robot.name}: {self.robot.config.path} gives no hand.open/closed "
+                "postures for a grip command"
+            )
         if not 0.0 <= g <= 1.0:
             clipped.append("gripper")
             g = min(max(g, 0.0), 1.0)
