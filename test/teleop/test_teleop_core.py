@@ -205,3 +205,24 @@ def test_leader_follower_rate_limit_and_errors():
     assert gripper_fraction(1.2, 1.2, -0.1) == 0.0
     assert gripper_fraction(-0.1, 1.2, -0.1) == 1.0
     assert gripper_fraction(0.55, 1.2, -0.1) == pytest.approx(0.5)
+
+
+def test_terminal_reader_reads_raw_keys_from_a_pty_and_restores_it():
+    import os
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    stream = os.fdopen(slave, "r")
+    try:
+        before = termios.tcgetattr(slave)
+        reader = TerminalKeyReader(stream)
+        assert not termios.tcgetattr(slave)[3] & termios.ICANON  # no line buffering
+        assert reader.read_keys() == []  # nothing typed: returns at once
+        os.write(master, b"wQ \r")
+        assert reader.read_keys() == ["w", "q", "space", "enter"]
+        reader.close()
+        assert termios.tcgetattr(slave) == before
+    finally:
+        stream.close()
+        os.close(master)
