@@ -332,3 +332,16 @@ def test_so101_weights_position_over_orientation():
     goal = so101.fk(q_goal)[:3, 3]
     assert np.linalg.norm(so101.fk(result.q)[:3, 3] - goal) < 3e-3
     assert result.hand == pytest.approx([-0.1])
+
+
+def test_raw_hand_joint_columns_match_simulator_joint_datasets(panda):
+    s = ActionSpace.from_config({"type": "joint_position", "gripper": "joints"}, panda, "raw")
+    assert s.names == (*panda.joint_names, "panda_finger_joint1", "panda_finger_joint2")
+    rt = Retargeter(panda, s)
+    row = np.concatenate((panda.joints_from_q(panda.q_neutral), [0.01, 0.07]))
+    result = rt.step(row)
+    assert result.hand[0] == pytest.approx(0.01)
+    assert result.hand[1] == pytest.approx(panda.hand_upper[1])  # 0.07 clipped to 0.04
+    assert result.clipped == ["panda_finger_joint2"]
+    with pytest.raises(RetargetError, match="true or false or joints"):
+        ActionSpace.from_config({"type": "joint_position", "gripper": "raw"}, panda)

@@ -18,7 +18,9 @@ axis-angle or `r11 r21 r31 r12 r22 r32` for the 6-D rotation):
 | eigengrasp | `eigengrasp_0 ... eigengrasp_<k-1>` | (absolute only) |
 | whole_body | `<hand>_x <hand>_y <hand>_z <hand>_<rot>` per hand, `pelvis_z` | (absolute only) |
 
-`gripper: true` appends a `gripper` column (0 open ... 1 closed, always absolute).
+`gripper: true` appends a `gripper` column (0 open ... 1 closed, always absolute);
+`gripper: joints` appends the hand joints by name instead, as raw joint positions (what
+joint-space datasets recorded from the simulator hold, e.g. `panda_finger_joint1`).
 `names: [...]` replaces the generated names one for one (a policy trained with other labels).
 """
 
@@ -63,7 +65,8 @@ class ActionSpace:
     names: tuple[str, ...]
     mode: str = "absolute"
     rotation: str = "axis_angle"
-    gripper: bool = False
+    gripper: bool = False  # a `gripper` grip column (0 open ... 1 closed)
+    hand_joints: tuple[str, ...] = ()  # raw hand joint columns (`gripper: joints`)
     frame: str | None = None  # end-effector key or frame name; None = the robot's default
     joint: str | None = None  # ERJ: the pinned joint
     k: int = 0  # eigengrasp: number of synergy coefficients
@@ -110,13 +113,21 @@ class ActionSpace:
             check_rotation_kind(rotation)
         except RetargetError as exc:
             raise RetargetError(f"{where}: {exc}") from None
-        gripper = _flag(config, "gripper", where)
+        cfg = getattr(robot, "config", robot)  # RobotModel -> RobotConfig
+        hand_joints: list[str] = []
+        if config.get("gripper") == "joints":
+            if cfg is None or not cfg.hand.joints:
+                raise RetargetError(f"{where}: gripper: joints needs a robot with hand.joints")
+            hand_joints = list(cfg.hand.joints)
+            gripper = False
+        else:
+            gripper = _flag(config, "gripper", where)
         fields: dict[str, Any] = dict(
             type=kind, mode=mode, rotation=rotation, gripper=gripper, label=name,
+            hand_joints=tuple(hand_joints),
             position_weight=_positive(config, "position_weight", 1.0, where),
             orientation_weight=_positive(config, "orientation_weight", 1.0, where),
         )
-        cfg = getattr(robot, "config", robot)  # RobotModel -> RobotConfig
         d = "d" if mode == "delta" else ""
         rot = [d + s for s in ROTATION_SUFFIXES[rotation]]
         pose = [d + "x", d + "y", d + "z", *rot]
@@ -175,6 +186,7 @@ class ActionSpace:
             fields["frame"] = frame
         if gripper:
             names.append(GRIPPER)
+        names += hand_joints
         if config.get("names") is not None:
             names = _override_names(config["names"], names, where)
         if len(set(names)) != len(names):
@@ -255,7 +267,8 @@ class ActionSpace:
 def _flag(config: Mapping[str, Any], key: str, where: str) -> bool:
     value = config.get(key, False)
     if not isinstance(value, bool):
-        raise RetargetError(f"{where}: {key} must be true or false, got {value!r}")
+        extra = " or joints" if key == "gripper" else ""
+        raise RetargetError(f"{where}: {key} must be true or false{extra}, got {value!r}")
     return value
 
 

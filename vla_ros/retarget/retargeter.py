@@ -253,6 +253,8 @@ class Retargeter:
         space = self.space
         clipped: list[str] = []
         hand = self._gripper(a[-1], clipped) if space.gripper else None
+        if space.hand_joints:
+            hand = self._raw_hand(a[-len(space.hand_joints):], clipped)
         if space.type == "joint_position":
             result = self._joint_step(a[: self.n], clipped)
         elif space.type == "eigengrasp":
@@ -303,6 +305,17 @@ class Retargeter:
             g = min(max(g, 0.0), 1.0)
         hand = self._hand_open + g * (self._hand_closed - self._hand_open)
         return np.clip(hand, self.robot.hand_lower, self.robot.hand_upper)
+
+    def _raw_hand(self, values: np.ndarray, clipped: list[str]) -> np.ndarray:
+        """Raw hand joint columns (`gripper: joints`) into the hand vector, clipped."""
+        robot = self.robot
+        hand = self._hand.copy()
+        for name, value in zip(self.space.hand_joints, values, strict=True):
+            i = robot.hand_joint_names.index(name)
+            if not robot.hand_lower[i] <= value <= robot.hand_upper[i]:
+                clipped.append(name)
+            hand[i] = value
+        return hand
 
     def _joint_step(self, values: np.ndarray, clipped: list[str]) -> RetargetResult:
         joints = self._ref_joints + values if self.space.is_delta else values.copy()
@@ -501,4 +514,8 @@ class Retargeter:
             raise ActionSpaceUnavailableError(f"encode: {space.describe()} is not supported")
         if space.gripper:
             values = np.append(values, gripper)
+        if space.hand_joints:
+            hand = self.hand_for_grip(gripper) if self._hand_open is not None else self._hand
+            names = self.robot.hand_joint_names
+            values = np.append(values, [hand[names.index(j)] for j in space.hand_joints])
         return np.asarray(values, dtype=float)
