@@ -226,3 +226,71 @@ def test_terminal_reader_reads_raw_keys_from_a_pty_and_restores_it():
     finally:
         stream.close()
         os.close(master)
+
+
+class FakeEvdev:
+    """Just enough of python-evdev for one pad: sticks (0..255), triggers (0..1023), A/B."""
+
+    class ecodes:  # noqa: N801 (mirrors evdev.ecodes)
+        EV_KEY, EV_ABS = 1, 3
+        ABS_X, ABS_Y, ABS_Z, ABS_RX, ABS_RY, ABS_RZ = 0, 1, 2, 3, 4, 5
+        BTN_SOUTH, BTN_EAST, BTN_NORTH, BTN_WEST, BTN_TL, BTN_TR = 304, 305, 307, 308, 310, 311
+
+    def __init__(self, pads: int = 1) -> None:
+        self.pads = pads
+        self.queue: list = []
+
+    def list_devices(self):
+        return [f"/dev/input/event{i}" for i in range(3)]
+
+    def InputDevice(self, path):
+        fake, is_pad = self, self.pads > 0 and path.endswith("2")  # event2 is the pad
+
+        class Device:
+            def capabilities(self, absinfo=False):
+                if not is_pad:
+                    return {fake.ecodes.EV_KEY: [30, 31]}  # a keyboard
+                info = {c: SimpleNamespace(min=0, max=255) for c in range(5) if c != 2}
+                info[2] = info[5] = SimpleNamespace(min=0, max=1023)
+                axes = list(info.items()) if absinfo else list(info)
+                return {fake.ecodes.EV_ABS: axes, fake.ecodes.EV_KEY: [304, 305]}
+
+            def read(self):
+                if not fake.queue:
+                    raise BlockingIOError
+                events, fake.queue = fake.queue, []
+                return events
+
+            def close(self):
+                pass
+
+        return Device()
+
+
+def test_evdev_gamepad_normalises_axes_and_reads_buttons(monkeypatch):
+    from vla_ros.teleop import EvdevGamepad
+
+    fake = FakeEvdev()
+    monkeypatch.setitem(sys.modules, "evdev", fake)
+    shaping = TwistShaping(linear_scale=1.0, deadzone=0.0, max_linear=10)
+    pad = EvdevGamepad(shaping=shaping)
+    assert pad.poll(0).is_zero  # triggers rest at -1: no z motion
+    ev = SimpleNamespace
+    fake.queue = [ev(type=3, code=1, value=0),      # left stick fully up
+                  ev(type=3, code=5, value=1023),   # right trigger pulled
+                  ev(type=1, code=304, value=1)]    # A pressed
+    cmd = pad.poll(0.1)
+    np.testing.assert_allclose(cmd.linear, [1.0, 0.0, 1.0])
+    assert cmd.gripper == 1.0
+    assert pad.poll(0.2).gripper == 1.0  # no new events: state held
+
+
+def test_evdev_gamepad_missing_library_or_pad(monkeypatch):
+    from vla_ros.teleop import EvdevGamepad
+
+    monkeypatch.setitem(sys.modules, "evdev", None)
+    with pytest.raises(TeleopDeviceError, match="pip install evdev"):
+        EvdevGamepad()
+    monkeypatch.setitem(sys.modules, "evdev", FakeEvdev(pads=0))
+    with pytest.raises(TeleopDeviceError, match="no gamepad among 3 input device"):
+        EvdevGamepad()

@@ -29,6 +29,7 @@ from vla_ros.runtime.entry import node_main
 from vla_ros.runtime.parameters import ParameterDescriptor, ParameterType
 from vla_ros.teleop import (
     DEFAULT_SCRIPT,
+    EvdevGamepad,
     Gamepad,
     JointMapping,
     KeyboardTeleop,
@@ -96,6 +97,8 @@ class TeleopNode(Node):
         hold = float(self.declare_parameter("key_hold_s", 0.3, ro).value)
         keyboard_input = self.declare_parameter("keyboard_input", "tty", ro).value
         index = int(self.declare_parameter("gamepad_index", 0, ro).value)
+        backend = self.declare_parameter("gamepad_backend", "pygame", ro).value
+        pad_path = self.declare_parameter("gamepad_device", "", ro).value
         script_file = self.declare_parameter("script_file", "", ro).value
         loop = bool(self.declare_parameter("script_loop", False, ro).value)
         if self.device == "keyboard":
@@ -110,6 +113,11 @@ class TeleopNode(Node):
                                         "use tty or topic")
             return TerminalKeyboard(shaping, hold)
         if self.device == "gamepad":
+            if backend == "evdev":
+                return EvdevGamepad(pad_path, shaping=self.shaping)
+            if backend != "pygame":
+                raise TeleopConfigError(f"parameter 'gamepad_backend' is '{backend}'; "
+                                        "use pygame or evdev")
             return Gamepad(index, shaping=self.shaping)
         if self.device == "spacemouse":
             return SpaceMouse(shaping=self.shaping)

@@ -2,14 +2,14 @@
 mirroring. No ROS here: the teleop node publishes what these return.
 
 Sources (all have `.poll(t) -> TeleopCommand` and `.close()`): `KeyboardTeleop` (fed key
-events) / `TerminalKeyboard` (raw tty), `Gamepad` (pygame), `SpaceMouse` (pyspacemouse),
-`ScriptedTeleop` (timed segments). `LeaderFollower` maps leader joint states onto the
-follower's joints.
+events) / `TerminalKeyboard` (raw tty), `Gamepad` (pygame) / `EvdevGamepad`, `SpaceMouse`
+(pyspacemouse), `ScriptedTeleop` (timed segments). `LeaderFollower` maps leader joint
+states onto the follower's joints.
 """
 
 from vla_ros.teleop.command import TeleopCommand, TeleopSource, TwistShaping
 from vla_ros.teleop.errors import TeleopConfigError, TeleopDeviceError, TeleopError
-from vla_ros.teleop.gamepad import Gamepad, GamepadMapping, gamepad_command
+from vla_ros.teleop.gamepad import EvdevGamepad, Gamepad, GamepadMapping, gamepad_command
 from vla_ros.teleop.keyboard import (
     KEY_AXES,
     KeyboardTeleop,
@@ -29,6 +29,7 @@ from vla_ros.teleop.spacemouse import SpaceMouse, spacemouse_command
 __all__ = [
     "DEFAULT_SCRIPT",
     "KEY_AXES",
+    "EvdevGamepad",
     "Gamepad",
     "GamepadMapping",
     "JointMapping",

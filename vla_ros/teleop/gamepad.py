@@ -1,6 +1,8 @@
-"""Gamepad teleop through pygame's joystick module (lazy import: pygame is optional).
+"""Gamepad teleop through pygame's joystick module or python-evdev (lazy imports: both are
+optional).
 
-`gamepad_command` is the pure axes/buttons → command mapping; `Gamepad` reads a real pad.
+`gamepad_command` is the pure axes/buttons → command mapping; `Gamepad` (pygame) and
+`EvdevGamepad` (Linux input events) read a real pad.
 The default mapping is the common Xbox / SDL layout: left stick x/y, triggers for z,
 right stick yaw/pitch, bumpers roll, A closes and B opens the gripper.
 """
@@ -105,3 +107,84 @@ class Gamepad:
 
     def close(self) -> None:
         self._pygame.joystick.quit()
+
+
+# evdev codes in SDL's Xbox order, so one GamepadMapping serves both backends
+EVDEV_AXES = ("ABS_X", "ABS_Y", "ABS_Z", "ABS_RX", "ABS_RY", "ABS_RZ")
+EVDEV_BUTTONS = ("BTN_SOUTH", "BTN_EAST", "BTN_NORTH", "BTN_WEST", "BTN_TL", "BTN_TR")
+
+
+class EvdevGamepad:
+    """A gamepad read straight from /dev/input/event* with python-evdev (Linux, no SDL).
+
+    Axes are normalised to [-1, 1] with the device's own absinfo ranges and reordered to
+    SDL's layout (see EVDEV_AXES / EVDEV_BUTTONS), so `GamepadMapping` applies unchanged.
+    """
+
+    def __init__(self, path: str = "", mapping: GamepadMapping | None = None,
+                 shaping: TwistShaping | None = None) -> None:
+        try:
+            import evdev
+        except ImportError:
+            raise TeleopDeviceError(
+                "gamepad teleop with the evdev backend needs python-evdev, which is not "
+                "installed (pip install evdev)") from None
+        self._ecodes = evdev.ecodes
+        if path:
+            try:
+                self.device = evdev.InputDevice(path)
+            except OSError as err:
+                raise TeleopDeviceError(f"cannot open gamepad {path}: {err}") from None
+        else:
+            self.device = _find_evdev_gamepad(evdev)
+        caps = self.device.capabilities(absinfo=True)
+        absinfo = dict(caps.get(evdev.ecodes.EV_ABS, []))
+        self._axis_codes = [getattr(evdev.ecodes, n) for n in EVDEV_AXES]
+        self._button_codes = [getattr(evdev.ecodes, n) for n in EVDEV_BUTTONS]
+        self._ranges = {c: (absinfo[c].min, absinfo[c].max) for c in self._axis_codes
+                        if c in absinfo}
+        # triggers rest at -1 (SDL convention); sticks at 0
+        self.axes = [0.0, 0.0, -1.0, 0.0, 0.0, -1.0]
+        self.buttons = [0] * len(self._button_codes)
+        self.mapping = mapping or GamepadMapping()
+        self.shaping = shaping or TwistShaping()
+        self.gripper: float | None = None
+
+    def _drain(self) -> None:
+        ecodes = self._ecodes
+        try:
+            events = list(self.device.read())
+        except BlockingIOError:  # nothing new since the last poll
+            return
+        for event in events:
+            if event.type == ecodes.EV_ABS and event.code in self._ranges:
+                lo, hi = self._ranges[event.code]
+                value = 2.0 * (event.value - lo) / (hi - lo) - 1.0 if hi > lo else 0.0
+                self.axes[self._axis_codes.index(event.code)] = value
+            elif event.type == ecodes.EV_KEY and event.code in self._button_codes:
+                self.buttons[self._button_codes.index(event.code)] = int(event.value != 0)
+
+    def poll(self, t: float) -> TeleopCommand:
+        self._drain()
+        command = gamepad_command(self.axes, self.buttons, self.mapping, self.shaping,
+                                  self.gripper)
+        self.gripper = command.gripper
+        return command
+
+    def close(self) -> None:
+        self.device.close()
+
+
+def _find_evdev_gamepad(evdev):
+    """The first input device with sticks and a gamepad button."""
+    paths = list(evdev.list_devices())
+    for path in paths:
+        device = evdev.InputDevice(path)
+        caps = device.capabilities()
+        keys = caps.get(evdev.ecodes.EV_KEY, [])
+        if evdev.ecodes.EV_ABS in caps and evdev.ecodes.BTN_SOUTH in keys:
+            return device
+        device.close()
+    raise TeleopDeviceError(
+        f"no gamepad among {len(paths)} input device(s) readable by evdev "
+        "(plugged in? permission on /dev/input/event*?)")
