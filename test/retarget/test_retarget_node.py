@@ -275,3 +275,35 @@ def test_twist_moves_the_simulated_end_effector_in_the_commanded_direction(panda
         assert abs(moved[0]) < 0.01 and abs(moved[1]) < 0.01
     finally:
         ctx.shutdown()
+
+
+def test_ee_chunk_drives_the_simulated_arm_to_the_pose(panda):
+    from vla_ros.nodes.mujoco_sim import MujocoSim
+
+    ctx = LocalContext(sim_time=True)
+    try:
+        MujocoSim(context=ctx, parameter_overrides={
+            "cameras": ["scene"], "image_width": 32, "image_height": 24, "camera_rate_hz": 1.0})
+        # one chunk, longer than the default command_timeout (which would hold it at 0.5 s)
+        node = RetargetNode(context=ctx, parameter_overrides={"command_timeout": 2.0})
+        probe = Node("probe", context=ctx)
+        states = []
+        probe.create_subscription(msgs.JointState, "joint_states", states.append, 100)
+        chunks = probe.create_publisher(msgs.JointTrajectory, "policy/action_chunk", 10)
+        ctx.spin_for(0.2)
+        q0 = panda.q_from_joints(joint_positions(states[-1], ARM))
+        helper = Retargeter(panda, node.space)
+        helper.reset(q0)
+        row = helper.encode(q0, gripper=1.0)
+        rows = np.repeat(row[None], 5, axis=0)
+        rows[:, :3] += np.linspace([0.0, 0.0, 0.0], [0.06, 0.04, -0.05], 6)[1:]
+        msg = trajectory_msg(list(node.space.names), rows, np.linspace(0.2, 1.0, 5))
+        msg.header.stamp = states[-1].header.stamp  # observation time, as the policy sets it
+        chunks.publish(msg)
+        ctx.spin_for(1.5)
+        q_end = panda.q_from_joints(joint_positions(states[-1], ARM))
+        assert np.linalg.norm(panda.fk(q_end)[:3, 3] - rows[-1, :3]) < 5e-3
+        fingers = joint_positions(states[-1], ["panda_finger_joint1"])
+        assert fingers[0] < 0.01  # gripper 1.0 = closed
+    finally:
+        ctx.shutdown()
