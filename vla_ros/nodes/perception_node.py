@@ -13,7 +13,7 @@ malformed images are rejected; all of it is counted on `/diagnostics`.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,6 @@ class Camera:
     source: FrameSource | None = None
     calibration: Calibration | None = None
     ended: bool = False
-    counters: Counter = field(default_factory=Counter)
 
 
 class PerceptionNode(Node):
