@@ -84,6 +84,7 @@ class RobotSpec:
     # Gripper command for letting go (0 = fully open). The SO-101's jaw swings up and out
     # as it opens; opening only part-way keeps it from flicking the object over.
     release_gripper: float = 0.0
+    door_height_scale: float = 1.0  # door cabinet height multiplier (knob within reach)
     mimic: dict[str, str] = field(default_factory=dict)  # follower joint -> leader joint
 
 
@@ -140,9 +141,10 @@ SO101 = RobotSpec(
     scene_camera_distance=0.5,
     grasp_offset=(-0.018, 0.0, 0.0),  # gripper_frame_link is on the fixed jaw's face
     grip_yaw_offset=1.5707963267948966,
-    max_grasp_height=0.06,
+    max_grasp_height=0.06,  # top-down reach ends at ~8 cm over x = 0.17-0.23 m
     release_shift=0.006,
-    release_gripper=0.6,  # top-down reach ends at ~8 cm over x = 0.17-0.23 m
+    release_gripper=0.6,
+    door_height_scale=0.6,  # knob at 6 cm: the top-down reach limit
     wrist_camera_body="gripper_link",
     wrist_camera_pos=(0.0, -0.04, -0.03),
     wrist_camera_forward=(0.0, 0.0, -1.0),

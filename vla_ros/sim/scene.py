@@ -209,8 +209,12 @@ class _Builder:
         sx, sy = r.table_size
         thick = 0.03
         table = world.add_body(name="table", pos=[cx, cy, self.top - thick / 2])
+        # The table's friction wins over the objects' (priority): objects slide on it at
+        # mu = 0.5, so pushing a tall cylinder low down slides it instead of tipping it
+        # over (tipping needs push height > radius / mu), while the fingers still grip
+        # objects at the higher friction of the pads.
         self._geom(table, "table_top", mujoco.mjtGeom.mjGEOM_BOX, (sx / 2, sy / 2, thick / 2),
-                   rgba=(0.62, 0.48, 0.34, 1))
+                   rgba=(0.62, 0.48, 0.34, 1), friction=[0.5, 0.005, 0.0001], priority=1)
         leg_h = (r.table_height - thick) / 2
         for i, (dx, dy) in enumerate(((1, 1), (1, -1), (-1, 1), (-1, -1))):
             self._geom(table, f"table_leg{i}", mujoco.mjtGeom.mjGEOM_BOX, (0.025, 0.025, leg_h),
@@ -341,7 +345,8 @@ class _Builder:
         edge near the free side, grasped from above and pulled along an arc.
         """
         s, box = self.s, mujoco.mjtGeom.mjGEOM_BOX
-        hx, hy, hz, t = 0.07 * s, 0.09 * s, 0.06 * s, 0.006
+        hx, hy, t = 0.07 * s, 0.09 * s, 0.006
+        hz = 0.06 * s * self.robot.door_height_scale
         grey = (0.75, 0.75, 0.72, 1)
         cab = self.spec.worldbody.add_body(name="door_cabinet")
         g = "door_cabinet"
