@@ -106,11 +106,15 @@ class KNN(RunningMeanDetector):
 
 
 class KNNEuclidean(KNN):
+    """Euclidean kNN distance (standardised features) to successful training steps."""
+
     name = "knn_euclidean"
     metric = "euclidean"
 
 
 class KNNCosine(KNN):
+    """Cosine kNN distance (1 − cos) to successful training steps (the paper's best baseline)."""
+
     name = "knn_cosine"
     metric = "cosine"
 
