@@ -32,17 +32,24 @@ from vla_ros.retarget.robot_model import RobotModel
 SOFT_CONSTRAINT_WEIGHT = 1e4
 """Weight of constraint rows moved into the cost when the hard QP is infeasible."""
 
-STALL_STEPS = int(__import__("os").environ.get("SS", "5"))
+STALL_STEPS = 5
 """`PoseIK.solve` restarts after this many steps without the cost falling by STALL_DECREASE."""
-STALL_DECREASE = float(__import__("os").environ.get("SD", "0.8"))
-
-MODE = __import__("os").environ.get("MODE", "gn")
-ATTEMPT_STEPS = int(__import__("os").environ.get("AS", "1000"))
-RESTART_SAMPLES = int(__import__("os").environ.get("RS", "16"))
-RESTART_SPAN = float(__import__("os").environ.get("SPAN", "0.6"))
-"""Random restart seeds are drawn from this central fraction of each joint range."""
-
-"""Weight of constraint rows moved into the cost when the hard QP is infeasible."""
+STALL_DECREASE = 0.8
+FIRST_ATTEMPT_STEPS = 20
+"""Steps the first attempt (from the caller's q0) may take before a restart..."""
+ATTEMPT_STEPS = 10
+"""...and each restart: a restart that converges at all does so in about 5 steps."""
+LINE_SEARCH = (1.0, 0.5, 0.25)
+"""Step fractions tried in turn until the task cost falls; if none does, q stays."""
+LM_DOWN, LM_UP, LM_MIN, LM_MAX = 0.25, 4.0, 1e-4, 1.0
+"""Adaptive Levenberg-Marquardt damping: a full step that lowers the cost divides the extra
+damping by 4; a shortened or failed one multiplies it by 4 (from LM_MIN, up to LM_MAX)."""
+SEED_TABLE_SIZE = 2048
+"""Random configurations (with their frame poses) that restarts pick seeds from."""
+SEED_CANDIDATES = 8
+"""Nearest table poses whose full task cost is evaluated to pick a restart seed."""
+SEED_ROTATION_SCALE = 0.1
+"""Metres per unit of rotation-matrix distance when looking up the nearest table pose."""
 
 
 class IKProblem:
@@ -148,13 +155,19 @@ class IKProblem:
         return total
 
     def solve(
-        self, q: np.ndarray, dt: float | None = None, extra_damping: float = 0.0
+        self,
+        q: np.ndarray,
+        dt: float | None = None,
+        extra_damping: float = 0.0,
+        update: bool = True,
     ) -> np.ndarray:
         """Displacement dq (tangent, nv) for one step from q; `dt` scales rate limits
-        (None: no velocity/acceleration limits); `extra_damping` is added to lambda (used by
-        adaptive Levenberg-Marquardt). The returned array is reused: copy it to keep it.
+        (None: no velocity/acceleration limits); `extra_damping` is added to lambda.
+        `update=False` reuses the kinematics of the last `update_kinematics`/`cost` call
+        (which must have been at this q). The returned array is reused: copy it to keep it.
         Never fails: an infeasible QP is re-solved with constraints made soft."""
-        self.update_kinematics(q)
+        if update:
+            self.update_kinematics(q)
         for t, J, e, rows in self._cost_views:
             t.compute(self, J, e)
             self.sqrt_w[rows] = t.weight
@@ -195,6 +208,15 @@ class IKProblem:
             x = self._solve_soft()
         self.last_dq[:] = x
         return self.last_dq
+
+    def predicted_ratio(self, dq: np.ndarray) -> float:
+        """Cost the linearised tasks predict after the step `dq` (from the last `solve`),
+        as a fraction of the cost before it: near 1 means q is a (constrained) stationary
+        point, where differential IK cannot make progress."""
+        r = self.Jw @ dq
+        r += self.rw
+        before = float(self.rw @ self.rw)
+        return float(r @ r) / before if before > 0 else 0.0
 
     def _solve_soft(self) -> np.ndarray:
         """Infeasible hard QP (e.g. a foot constraint against a joint limit): move the rows
@@ -295,6 +317,9 @@ def _default_limits(robot: RobotModel) -> list[Limit]:
     return entry[1]
 
 
+_SEED_TABLES: dict[tuple[int, str], tuple] = {}
+
+
 @dataclass
 class IKResult:
     """Outcome of `PoseIK.solve`: final configuration and errors (m, rad)."""
@@ -349,7 +374,7 @@ class PoseIK:
             robot, tasks, limits, constraints, damping=damping, lm_damping=lm_damping,
             solver=solver,
         )
-        self._rng = np.random.default_rng(seed)
+        self.seed = seed  # kept for API compatibility: restarts are deterministic now
 
     def step(self, q: np.ndarray, T_target: np.ndarray | pin.SE3, dt: float | None) -> np.ndarray:
         """Next configuration: one QP step from q towards T_target; `dt` (s) bounds the
@@ -378,66 +403,63 @@ class PoseIK:
         dt: float | None = None,
         restarts: bool = True,
     ) -> IKResult:
-        """Iterate `step` from q0 until the pose is within tolerance (and other tasks have
+        """Iterate QP steps from q0 until the pose is within tolerance (and other tasks have
         settled) or `max_steps` steps in all; without `dt` velocity limits are not applied.
 
-        Differential IK is local: from q0 it can stall against a joint limit when the
-        target lies on another IK branch (e.g. the wrist must turn the long way round).
-        With `restarts`, a stall (error not down 10 % in `STALL_STEPS` steps) restarts
-        from a seeded random configuration inside the limits, within the same step budget;
-        the best configuration found is returned if none converges.
+        Each step is backtracked (LINE_SEARCH) until the task cost falls: a full
+        Gauss-Newton step far from the target can overshoot. Differential IK is local:
+        from q0 it can stall against a joint limit when the target lies on another IK
+        branch (e.g. the wrist must turn the long way round). With `restarts`, a stall
+        (cost not down by STALL_DECREASE in STALL_STEPS steps) restarts, within the same
+        step budget, first from q with the limiting joints turned a full turn back, then
+        from the configurations of a seeded table whose poses are nearest the target.
+        The best configuration found is returned if none converges.
         """
         q = self.robot.check_q(q0).copy()
         self.task.set_target(T_target)
         problem = self.problem
-        cost = problem.cost(q)
-        best = (cost, q.copy())
-        ref, since, flipped, lam, attempt = cost, 0, False, 1e-6, 0
+        cost = problem.cost(q)  # also leaves the kinematics at q for the step below
+        best_cost, best_q = cost, q.copy()
+        ref, since, flipped, n_restarts = cost, 0, False, 0
+        lam, attempt, cap = 0.0, 0, FIRST_ATTEMPT_STEPS
         for k in range(max_steps + 1):
-            problem.update_kinematics(q)
             pos_err, rot_err = self._errors_now()
             if pos_err <= tol_pos and rot_err <= tol_rot and self._extra_tasks_settled():
                 return IKResult(q, True, k, pos_err, rot_err)
             if k == max_steps:
                 break
             attempt += 1
-            if restarts and (since >= STALL_STEPS or attempt > ATTEMPT_STEPS):
-                attempt = 1
+            if restarts and (since >= STALL_STEPS or attempt > cap):
+                attempt, cap = 1, ATTEMPT_STEPS
                 seed = None if flipped else self._flip_seed(q)
                 flipped = seed is not None
-                q = self._random_seed() if seed is None else seed
+                if seed is None:
+                    seed = self._table_seed(n_restarts)
+                    n_restarts += 1
+                q = seed
                 cost = problem.cost(q)
-                ref, since, lam = cost, 0, 1e-6
-                continue
-            if MODE == "gn":
-                q = integrate(self.robot, q, problem.solve(q, dt))
-                cost = problem.cost(q)
-            elif MODE == "ls":
-                dq = problem.solve(q, dt).copy()
-                for alpha in (1.0, 0.5, 0.25):
-                    trial = integrate(self.robot, q, alpha * dq)
-                    tc = problem.cost(trial)
-                    if tc < cost:
-                        break
-                q, cost = trial, tc
-            else:
-                dq = problem.solve(q, dt, extra_damping=lam)
-                trial = integrate(self.robot, q, dq)
-                tc = problem.cost(trial)
-                if tc < cost:
-                    q, cost, lam = trial, tc, max(lam / 3, 1e-6)
-                else:
-                    lam = min(max(lam * 10, 1e-3), 1e2)
-            if cost < best[0]:
-                best = (cost, q.copy())
+                ref, since, lam = cost, 0, 0.0
+            dq = problem.solve(q, dt, extra_damping=lam, update=False)
+            full_step = False
+            for alpha in LINE_SEARCH:
+                trial = integrate(self.robot, q, dq if alpha == 1.0 else alpha * dq)
+                trial_cost = problem.cost(trial)
+                if trial_cost < cost:
+                    q, cost, full_step = trial, trial_cost, alpha == 1.0
+                    break
+            else:  # no descent along this step: stay (counts towards a stall)
+                problem.cost(q)
+            lam = lam * LM_DOWN if full_step else min(max(lam * LM_UP, LM_MIN), LM_MAX)
+            if cost < best_cost:
+                best_cost, best_q = cost, q.copy()
             if cost < STALL_DECREASE * ref:
                 ref, since = cost, 0
             else:
                 since += 1
-        q = best[1]
-        problem.update_kinematics(q)
+
+        problem.update_kinematics(best_q)
         pos_err, rot_err = self._errors_now()
-        return IKResult(q, False, max_steps, pos_err, rot_err)
+        return IKResult(best_q, False, max_steps, pos_err, rot_err)
 
     def _flip_seed(self, q: np.ndarray) -> np.ndarray | None:
         """Stalled against a limit of a joint with more than half a turn of range: the
@@ -457,21 +479,48 @@ class PoseIK:
         seed[robot.joint_q_index] = joints
         return seed
 
-    def _random_seed(self) -> np.ndarray:
-        """The best of RESTART_SAMPLES random configurations (uniform inside the middle
-        part of each joint range) by task cost: forward kinematics is cheap next to QP
-        steps, and a seed already near the target rarely stalls again."""
-        robot = self.robot
-        mid, half = (robot.upper + robot.lower) / 2, (robot.upper - robot.lower) / 2
-        best, best_cost = None, np.inf
-        for _ in range(RESTART_SAMPLES):
-            joints = self._rng.uniform(mid - RESTART_SPAN * half, mid + RESTART_SPAN * half)
-            q = robot.q_neutral.copy()
-            q[robot.joint_q_index] = joints
-            c = self.problem.cost(q)
-            if c < best_cost:
-                best, best_cost = q, c
-        return best
+    def _seed_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(configurations, frame positions, frame rotations) of SEED_TABLE_SIZE random
+        configurations inside the limits; built on the first restart (a few ms), the same
+        for every PoseIK of this robot and frame."""
+        key = (id(self.robot), self.frame)
+        table = _SEED_TABLES.get(key)
+        if table is None or table[0] is not self.robot:
+            robot = self.robot
+            rng = np.random.default_rng(0)
+            qs = np.repeat(robot.q_neutral[None], SEED_TABLE_SIZE, axis=0)
+            qs[:, robot.joint_q_index] = rng.uniform(
+                robot.lower, robot.upper, (SEED_TABLE_SIZE, len(robot.joint_names))
+            )
+            model, data = robot.model, robot.model.createData()
+            fid = robot.frame_id(self.frame)
+            pos = np.empty((SEED_TABLE_SIZE, 3))
+            rot = np.empty((SEED_TABLE_SIZE, 9))
+            for i, qi in enumerate(qs):
+                pin.forwardKinematics(model, data, qi)
+                T = pin.updateFramePlacement(model, data, fid)
+                pos[i] = T.translation
+                rot[i] = T.rotation.reshape(-1)
+            table = (robot, qs, pos, rot)
+            _SEED_TABLES[key] = table
+        return table[1], table[2], table[3]
+
+    def _table_seed(self, attempt: int) -> np.ndarray:
+        """Restart seed: among the table configurations whose frame poses lie nearest the
+        target, the one with the lowest full task cost (extra tasks such as a pinned joint
+        count too); successive restarts take successive groups of candidates."""
+        qs, pos, rot = self._seed_table()
+        task = self.task
+        d = pos - task.p_target
+        dist = np.einsum("ij,ij->i", d, d)
+        dr = rot - task.R_target.reshape(-1)
+        dist += SEED_ROTATION_SCALE**2 * np.einsum("ij,ij->i", dr, dr)
+        k = SEED_CANDIDATES
+        first = (attempt * k) % (len(dist) - k)
+        order = np.argpartition(dist, first + k - 1)[: first + k]
+        group = order[np.argsort(dist[order])][first : first + k]
+        costs = [self.problem.cost(qs[i]) for i in group]
+        return qs[group[int(np.argmin(costs))]].copy()
 
     def _extra_tasks_settled(self, tol: float = 1e-3) -> bool:
         """Other cost tasks (pinned joint, swivel) count for convergence too, posture not."""

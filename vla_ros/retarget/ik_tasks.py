@@ -122,6 +122,17 @@ class FrameTask(Task):
     def bind(self, robot):
         self._fid = robot.frame_id(self.frame)
 
+    def error(self, p):
+        """Unclamped pose error without the Jacobian (cheap: used every step for tests
+        of convergence and line search)."""
+        if not self.has_target:
+            raise IKError(f"FrameTask '{self.frame}': no target set")
+        T = pin.updateFramePlacement(p.model, p.data, self._fid)
+        e = np.empty(6)
+        np.subtract(T.translation, self.p_target, out=e[:3])
+        e[3:] = pin.log3(T.rotation @ self.R_target.T)
+        return e
+
     def compute(self, p, J, e):
         if not self.has_target:
             raise IKError(f"FrameTask '{self.frame}': no target set")
