@@ -307,3 +307,34 @@ def test_ee_chunk_drives_the_simulated_arm_to_the_pose(panda):
         assert fingers[0] < 0.01  # gripper 1.0 = closed
     finally:
         ctx.shutdown()
+
+
+def test_twists_drive_servo_override_chunks_and_stop_on_halt(rig, panda):
+    twist_pub = rig.probe.create_publisher(msgs.TwistStamped, "teleop/twist", 10)
+    grip_pub = rig.probe.create_publisher(msgs.Float64, "teleop/gripper", 10)
+    rig.joint_state()
+    grip_pub.publish(msgs.Float64(data=1.0))  # gripper alone: one gripper trajectory
+    rig.ctx.spin_for(0.1)
+    assert rig.arm == [] and len(rig.gripper) == 1
+    assert rig.gripper[0].points[0].positions[0] == pytest.approx(0.0)
+
+    twist = msgs.TwistStamped(twist=msgs.Twist(linear=msgs.Vector3(x=0.05, y=0.0, z=0.0)))
+    twist_pub.publish(twist)
+    rig.ctx.spin_for(0.021)
+    assert len(rig.arm) == 1 and len(rig.arm[0].points) == 1
+    q = np.asarray(rig.arm[0].points[0].positions)
+    dx = panda.fk(panda.q_from_joints(q))[:3, 3] - panda.fk(panda.q_neutral)[:3, 3]
+    assert dx[0] == pytest.approx(0.05 * 0.02, abs=2e-4) and abs(dx[1]) < 2e-4
+
+    rig.send_chunk(ee_rows(rig, panda, np.zeros((2, 3))), [0.1, 0.2])
+    assert rig.messages("teleop twist active")
+    count = len(rig.arm)
+
+    rig.halt_pub.publish(msgs.Bool(data=True))
+    rig.ctx.spin_some()
+    assert len(rig.arm[-1].points) == 0
+    twist_pub.publish(twist)
+    rig.joint_state()
+    rig.ctx.spin_for(0.1)
+    assert len(rig.arm) == count + 1  # only the empty one: twists are ignored when halted
+    assert rig.messages("twists are ignored until ~/reset")

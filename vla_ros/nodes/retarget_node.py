@@ -152,6 +152,7 @@ class RetargetNode(Node):
         self._last_chunk_time = -np.inf
         self._trajectory_end = -np.inf
         self._running = False
+        self._last_reject: dict[str, float] = {}
         self.chunks_published = 0
         self.get_logger().info(
             f"{cfg.name}: action space {self.space.describe()} -> "
@@ -229,6 +230,16 @@ class RetargetNode(Node):
             return
         self._teleop_gripper = value
 
+    def _reject_throttled(self, component: str, reason: str, period: float = 1.0) -> None:
+        """Reject on /diagnostics at most once per `period` (a stream of twists would flood
+        it); every rejection is still counted."""
+        now = self.now_s()
+        if now - self._last_reject.get(component, -np.inf) >= period:
+            self._last_reject[component] = now
+            self.diag.reject(component, reason)
+        else:
+            self.diag.count(f"rejected_{component}")
+
     def servo_active(self) -> bool:
         """A fresh, non-zero twist: the operator is driving."""
         return (self._twist is not None and bool(np.any(self._twist != 0.0))
@@ -237,11 +248,11 @@ class RetargetNode(Node):
     # --- chunks ------------------------------------------------------------------------------
     def on_chunk(self, msg) -> None:
         if self.halted:
-            self.diag.reject("chunk", "halted (safety/halt or ~/halt): chunks are ignored "
-                                      "until ~/reset")
+            self._reject_throttled("chunk", "halted (safety/halt or ~/halt): chunks are "
+                                            "ignored until ~/reset")
             return
         if self.servo_active():
-            self.diag.reject("chunk", "teleop twist active: it overrides policy chunks")
+            self._reject_throttled("chunk", "teleop twist active: it overrides policy chunks")
             return
         try:
             rows, times = self._chunk_arrays(msg)
@@ -325,8 +336,10 @@ class RetargetNode(Node):
     # --- servo -----------------------------------------------------------------------------
     def servo_tick(self) -> None:
         if self.halted:
+            if self.servo_active():
+                self._reject_throttled("twist", "halted: twists are ignored until ~/reset")
             return
-        gripper = self._teleop_gripper
+        gripper = self._teleop_gripper if self.retargeter.has_grip else None
         gripper_changed = gripper is not None and (
             self._sent_gripper is None or abs(gripper - self._sent_gripper) > 1e-3)
         if not self.servo_active():
@@ -351,7 +364,7 @@ class RetargetNode(Node):
             self._sent_gripper = gripper
 
     def _servo_gripper(self, gripper: float) -> None:
-        if self.gripper_pub is None or not self.space.gripper:
+        if self.gripper_pub is None:
             return
         hand = self.retargeter.hand_for_grip(gripper)
         names = self.robot.hand_joint_names

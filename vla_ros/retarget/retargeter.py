@@ -287,6 +287,11 @@ class Retargeter:
                 raise RetargetError(f"chunk step {k}: {exc}") from None
         return out
 
+    @property
+    def has_grip(self) -> bool:
+        """The robot config gives open/closed hand postures, so a grip command maps."""
+        return self._hand_open is not None
+
     def hand_for_grip(self, g: float) -> np.ndarray:
         """Hand joint values (`robot.hand_joint_names` order) for grip g (0 open ... 1
         closed, clipped into [0, 1]): linear between the config's open and closed postures."""
