@@ -228,3 +228,28 @@ def test_sync_prunes_stale_and_refuses_out_of_order():
     assert sync.add("joints", 1.5, "late") == [] and sync.dropped_out_of_order["joints"] == 1
     with pytest.raises(Exception, match="unknown sync stream 'depth'"):
         sync.add("depth", 2.0, None)
+
+
+def test_calibration_file_in_camera_calibration_format(tmp_path):
+    from vla_ros.perception import load_calibration
+
+    path = tmp_path / "wrist.yaml"
+    path.write_text("""
+image_width: 64
+image_height: 48
+camera_name: wrist
+camera_matrix: {rows: 3, cols: 3, data: [50.0, 0, 32, 0, 50.0, 24, 0, 0, 1]}
+distortion_model: plumb_bob
+distortion_coefficients: {rows: 1, cols: 5, data: [-0.2, 0.05, 0, 0, 0]}
+rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}
+projection_matrix: {rows: 3, cols: 4, data: [50.0, 0, 32, 0, 0, 50.0, 24, 0, 0, 0, 1, 0]}
+""")
+    calib = load_calibration(path)
+    assert (calib.width, calib.height) == (64, 48)
+    np.testing.assert_allclose(calib.D, [-0.2, 0.05, 0, 0, 0])
+    assert calib.P.shape == (3, 4) and calib.K[0, 0] == 50.0
+    path.write_text("image_width: 64\nimage_height: 48\ncamera_matrix: {data: [1, 2]}\n")
+    with pytest.raises(CalibrationError, match=r"wrist.yaml: CameraInfo\.k has 2"):
+        load_calibration(path)
+    with pytest.raises(CalibrationError, match="cannot read calibration file"):
+        load_calibration(tmp_path / "missing.yaml")

@@ -28,6 +28,7 @@ from vla_ros.perception import (
     PerceptionError,
     PreprocessConfig,
     Rectifier,
+    load_calibration,
     open_source,
     preprocess,
     to_rgb,
@@ -101,6 +102,9 @@ class PerceptionNode(Node):
             )
             cam = Camera(name, kind, path, config,
                          bool(self.declare_parameter(p + "rectify", rectify, ro).value))
+            calibration_file = self.declare_parameter(p + "calibration_file", "", ro).value
+            if calibration_file:  # cameras that publish no CameraInfo
+                cam.calibration = load_calibration(calibration_file)
             if kind != "topic":
                 cam.source = open_source(kind, path, name, rate_hz=rate_hz, loop=loop)
             self.cameras[name] = cam
@@ -114,7 +118,7 @@ class PerceptionNode(Node):
                 self.create_subscription(
                     msgs.Image, f"camera/{name}/image_raw",
                     lambda msg, n=name: self.on_image(n, msg), SENSOR_DATA)
-            if cam.rectify:
+            if cam.rectify and cam.calibration is None:
                 self.create_subscription(
                     msgs.CameraInfo, f"camera/{name}/camera_info",
                     lambda msg, n=name: self.on_camera_info(n, msg), SENSOR_DATA)

@@ -12,7 +12,7 @@ from vla_ros.perception.errors import (
     PreprocessError,
 )
 from vla_ros.perception.preprocess import Crop, PreprocessConfig, from_rgb, preprocess, to_rgb
-from vla_ros.perception.rectify import Calibration, Rectifier
+from vla_ros.perception.rectify import Calibration, Rectifier, load_calibration
 from vla_ros.perception.sources import (
     SOURCE_KINDS,
     DeviceSource,
@@ -42,6 +42,7 @@ __all__ = [
     "Stamped",
     "VideoFileSource",
     "from_rgb",
+    "load_calibration",
     "open_source",
     "preprocess",
     "to_rgb",

@@ -8,9 +8,11 @@ camera is never after the first message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
+import yaml
 
 from vla_ros.perception.errors import CalibrationError
 
@@ -100,3 +102,43 @@ class Rectifier:
                 f"{calib.width}x{calib.height}")
         m1, m2 = self.maps(calib)
         return cv2.remap(image, m1, m2, interpolation=cv2.INTER_LINEAR)
+
+
+def load_calibration(path: str | Path) -> Calibration:
+    """A camera_calibration / camera_info_manager YAML file (what `cameracalibrator` writes:
+    image_width, image_height, camera_matrix, distortion_model, distortion_coefficients,
+    rectification_matrix, projection_matrix) → Calibration. For cameras that do not publish
+    CameraInfo (USB devices, video files)."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise CalibrationError(f"cannot read calibration file {path}: {err}") from None
+    if not isinstance(raw, dict):
+        raise CalibrationError(f"{path}: expected a mapping of calibration fields")
+
+    def matrix(key: str, required: bool = True):
+        entry = raw.get(key)
+        if entry is None and not required:
+            return np.zeros(0)
+        try:
+            return np.asarray(entry["data"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            raise CalibrationError(f"{path}: '{key}' needs a 'data' list of numbers") from None
+
+    try:
+        width, height = int(raw["image_width"]), int(raw["image_height"])
+    except (KeyError, TypeError, ValueError):
+        raise CalibrationError(f"{path}: image_width and image_height are required") from None
+    try:
+        return Calibration.from_arrays(
+            width, height, matrix("camera_matrix"), matrix("distortion_coefficients", False),
+            _or_zeros(matrix("rectification_matrix", False), 9),
+            _or_zeros(matrix("projection_matrix", False), 12),
+            raw.get("distortion_model", "plumb_bob"))
+    except CalibrationError as err:
+        raise CalibrationError(f"{path}: {err}") from None
+
+
+def _or_zeros(values: np.ndarray, size: int) -> np.ndarray:
+    return values if values.size else np.zeros(size)
