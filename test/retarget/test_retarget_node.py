@@ -338,3 +338,16 @@ def test_twists_drive_servo_override_chunks_and_stop_on_halt(rig, panda):
     rig.ctx.spin_for(0.1)
     assert len(rig.arm) == count + 1  # only the empty one: twists are ignored when halted
     assert rig.messages("twists are ignored until ~/reset")
+
+
+def test_a_halt_latched_before_start_keeps_the_node_halted(panda):
+    ctx = LocalContext(sim_time=True)
+    try:
+        detector = Node("detector", context=ctx)
+        halt = detector.create_publisher(msgs.Bool, "safety/halt", LATCHED)
+        halt.publish(msgs.Bool(data=True))
+        node = RetargetNode(context=ctx)
+        ctx.spin_some()
+        assert node.halted
+    finally:
+        ctx.shutdown()
