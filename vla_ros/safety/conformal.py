@@ -12,9 +12,11 @@ step. We use a modulated max-over-time nonconformity score:
 If a new successful rollout is exchangeable with the second part, P(max_t (s_t − mu_t) /
 sigma_t > q) ≤ α, i.e. it crosses the band anywhere with probability ≤ α. Alarms use a
 strict `s_t > upper_t`, so ties (e.g. the time-only score, identical for every rollout)
-do not break the guarantee. Steps beyond the longest calibration rollout reuse the last
-mu/sigma. The residuals are stored, so the band can be re-derived for another α without
-recalibrating (`with_alpha`).
+do not break the guarantee. Steps beyond the calibration rollouts reuse the last
+well-supported mu/sigma: mu_t, sigma_t are estimated only where at least a quarter of the
+fit curves reach t and held constant after that (holding keeps the guarantee; it only
+changes which band the residuals are measured against). The residuals are stored, so the
+band can be re-derived for another α without recalibrating (`with_alpha`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from vla_ros.safety.errors import CalibrationError
+
+MIN_SUPPORT = 0.25  # fraction of fit curves that must reach step t to estimate mu_t, sigma_t
 
 
 @dataclass
@@ -120,7 +124,9 @@ def _center_scale(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     with np.errstate(invalid="ignore"):
         center = np.nanmean(padded, axis=0)
         spread = np.nanstd(padded, axis=0)
-    usable = np.flatnonzero(count >= 2)
+    # Where only a few curves are left, mu/sigma are noise (the band would wobble and drop
+    # just where long rollouts are judged): hold the last well-supported values instead.
+    usable = np.flatnonzero(count >= max(2, math.ceil(MIN_SUPPORT * len(curves))))
     last = int(usable[-1]) if usable.size else 0
     center[last + 1:] = center[last]
     spread[last + 1:] = spread[last]
