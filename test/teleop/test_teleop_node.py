@@ -176,17 +176,18 @@ def test_missing_devices_and_bad_settings_fail_clearly(monkeypatch):
         ctx.shutdown()
 
 
-def test_config_file_loads():
+@pytest.mark.parametrize("device", ["scripted", "leader"])
+def test_config_file_loads_for_every_mode(device):
     ctx = LocalContext(sim_time=True)
     try:
         node = create_local_node(TeleopNode, ctx, parameters=[
-            PACKAGE_ROOT / "config" / "teleop.yaml",
-            {"device": "scripted", "robot": "so101"}])
+            PACKAGE_ROOT / "config" / "teleop.yaml", {"device": device, "robot": "so101"}])
+        assert node.get_name() == "teleop_node"
         assert node.frame_id == "base_link" and node.period == pytest.approx(1 / 30)
         assert node.shaping.max_linear == 0.25
-        leader = create_local_node(TeleopNode, ctx, name="leader_teleop", parameters=[
-            PACKAGE_ROOT / "config" / "teleop.yaml", {"device": "leader", "robot": "so101"}])
-        assert leader.leader.mapping.follower_joints == tuple(SO101)
-        assert np.all(np.isfinite(leader.leader.mapping.upper))  # the URDF's limits
+        assert node.unused_parameter_overrides() == []  # one file serves every device
+        if device == "leader":
+            assert node.leader.mapping.follower_joints == tuple(SO101)
+            assert np.all(np.isfinite(node.leader.mapping.upper))  # the URDF's limits
     finally:
         ctx.shutdown()

@@ -79,28 +79,41 @@ class TeleopNode(Node):
         self.diag = Diagnostics(self, hardware_id=f"teleop:{self.device}")
         self.twist_pub = self.create_publisher(msgs.TwistStamped, "teleop/twist", 10)
         self.gripper_pub = self.create_publisher(msgs.Float64, "teleop/gripper", 10)
+        self.p = self._declare_mode_parameters(ro)
         self.source: TeleopSource | None = None
         self.leader: LeaderFollower | None = None
         self.published = 0
         if self.device == "leader":
-            self._setup_leader(ro)
+            self._setup_leader()
         else:
-            self.source = self._make_source(ro)
+            self.source = self._make_source()
         self.create_timer(self.period, self.tick)
 
     # --- setup -------------------------------------------------------------------------
-    def _list(self, name: str, type_: ParameterType, ro: ParameterDescriptor) -> list:
-        value = self.declare_parameter(name, type_, ro).value
-        return [] if value is None else list(value)
+    def _declare_mode_parameters(self, ro: ParameterDescriptor) -> dict[str, Any]:
+        """Every device's parameters, declared whatever the device, so one config file
+        serves all modes (and none of its keys is reported unused)."""
+        S, D = ParameterType.STRING_ARRAY, ParameterType.DOUBLE_ARRAY
+        defaults: dict[str, Any] = {
+            "key_hold_s": 0.3, "keyboard_input": "tty", "gamepad_index": 0,
+            "gamepad_backend": "pygame", "gamepad_device": "", "script_file": "",
+            "script_loop": False, "leader_joints": S, "follower_joints": S,
+            "joint_scales": D, "joint_offsets": D, "follower_lower": D, "follower_upper": D,
+            "max_velocity": 2.0, "controller": "arm_controller", "leader_timeout": 0.5,
+            "leader_gripper_joint": "", "leader_gripper_open": 1.2,
+            "leader_gripper_closed": -0.1, "mirror_gripper": True,
+        }
+        values = {}
+        for name, default in defaults.items():
+            value = self.declare_parameter(name, default, ro).value
+            values[name] = list(value or []) if isinstance(default, ParameterType) else value
+        return values
 
-    def _make_source(self, ro: ParameterDescriptor) -> TeleopSource:
-        hold = float(self.declare_parameter("key_hold_s", 0.3, ro).value)
-        keyboard_input = self.declare_parameter("keyboard_input", "tty", ro).value
-        index = int(self.declare_parameter("gamepad_index", 0, ro).value)
-        backend = self.declare_parameter("gamepad_backend", "pygame", ro).value
-        pad_path = self.declare_parameter("gamepad_device", "", ro).value
-        script_file = self.declare_parameter("script_file", "", ro).value
-        loop = bool(self.declare_parameter("script_loop", False, ro).value)
+    def _make_source(self) -> TeleopSource:
+        p = self.p
+        hold, keyboard_input = float(p["key_hold_s"]), p["keyboard_input"]
+        backend, pad_path, index = p["gamepad_backend"], p["gamepad_device"], p["gamepad_index"]
+        script_file, loop = p["script_file"], bool(p["script_loop"])
         if self.device == "keyboard":
             # keys are on/off: no dead zone
             shaping = TwistShaping(self.shaping.linear_scale, self.shaping.angular_scale, 0.0,
@@ -124,28 +137,24 @@ class TeleopNode(Node):
         segments = load_script(script_file) if script_file else DEFAULT_SCRIPT
         return ScriptedTeleop(segments, loop=loop)
 
-    def _setup_leader(self, ro: ParameterDescriptor) -> None:
-        S, D = ParameterType.STRING_ARRAY, ParameterType.DOUBLE_ARRAY
-        follower = self._list("follower_joints", S, ro) or list(self.robot.joints)
-        leader = self._list("leader_joints", S, ro) or follower
-        lower, upper = self._list("follower_lower", D, ro), self._list("follower_upper", D, ro)
+    def _setup_leader(self) -> None:
+        p = self.p
+        follower = p["follower_joints"] or list(self.robot.joints)
+        leader = p["leader_joints"] or follower
+        lower, upper = p["follower_lower"], p["follower_upper"]
         if not lower and not upper:  # the follower's own URDF limits
             lower, upper = (a.tolist() for a in urdf_joint_limits(self.robot.urdf_path(),
                                                                   follower))
         mapping = JointMapping.build(
-            leader, follower,
-            scale=self._list("joint_scales", D, ro), offset=self._list("joint_offsets", D, ro),
-            lower=lower, upper=upper,
-            max_velocity=float(self.declare_parameter("max_velocity", 2.0, ro).value))
+            leader, follower, scale=p["joint_scales"], offset=p["joint_offsets"],
+            lower=lower, upper=upper, max_velocity=float(p["max_velocity"]))
         self.leader = LeaderFollower(mapping)
-        controller = self.declare_parameter("controller", "arm_controller", ro).value
-        self.leader_timeout = float(self.declare_parameter("leader_timeout", 0.5, ro).value)
+        controller = p["controller"]
+        self.leader_timeout = float(p["leader_timeout"])
         # leader gripper → teleop/gripper (0..1) and the follower's gripper controller
-        self.gripper_joint = self.declare_parameter("leader_gripper_joint", "", ro).value
-        self.gripper_range = (
-            float(self.declare_parameter("leader_gripper_open", 1.2, ro).value),
-            float(self.declare_parameter("leader_gripper_closed", -0.1, ro).value))
-        mirror = bool(self.declare_parameter("mirror_gripper", True, ro).value)
+        self.gripper_joint = p["leader_gripper_joint"]
+        self.gripper_range = (float(p["leader_gripper_open"]), float(p["leader_gripper_closed"]))
+        mirror = bool(p["mirror_gripper"])
         hand = self.robot.hand
         self.follower_gripper = None
         if self.gripper_joint and mirror and hand.joints and hand.controller_topic:
