@@ -181,9 +181,9 @@ def report(args: argparse.Namespace) -> None:
         emap = EigengraspMap.load(name, 5, directory=args.out)
         c = np.zeros(5)
         t0 = time.perf_counter()
-        for _ in range(2000):
+        for _ in range(5000):
             emap.to_joint_positions(c)
-        timing.append(f"{name} {1e6 * (time.perf_counter() - t0) / 2000:.0f} us")
+        timing.append(f"{name} {1e6 * (time.perf_counter() - t0) / 5000:.1f} us")
     for key, vals in rows.items():
         print(f"| {key} | " + " | ".join(vals) + " |")
     print("\nto_joint_positions (k=5, one vector): " + ", ".join(timing))

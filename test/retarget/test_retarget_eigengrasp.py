@@ -105,6 +105,17 @@ def test_round_trip_from_and_to_joint_positions(hand):
     assert err.max() < 0.1
 
 
+@pytest.mark.parametrize("hand", HANDS)
+def test_single_vector_fast_path_matches_the_general_path(hand):
+    emap = EigengraspMap.load(hand, 4)
+    for c in np.random.default_rng(2).uniform(-4, 4, (20, 4)):
+        before = c.copy()
+        fast = emap.to_joint_positions(c)  # float64 (k,) array
+        np.testing.assert_array_equal(c, before)  # input untouched
+        np.testing.assert_allclose(fast, emap.to_joint_positions(c.tolist()), atol=1e-12)
+        np.testing.assert_allclose(fast, emap.to_joint_positions(c[None])[0], atol=1e-12)
+
+
 def test_coefficients_beyond_the_box_saturate():
     emap = EigengraspMap.load("allegro", 3)
     inside = emap.to_joint_positions(emap.coeff_high)

@@ -135,6 +135,7 @@ class EigengraspMap:
         self._terms = np.where(source.terms == MAX_K, k, source.terms)[keep]
         self._weights = source.weights[keep] @ source.mimic.T  # straight to all joints
         self._offset = source.mimic_offset.astype(float)
+        self._term_columns = [np.ascontiguousarray(col) for col in self._terms.T]
 
     @classmethod
     def load(cls, hand: str, k: int = 5, directory: Path | None = None) -> EigengraspMap:
@@ -166,9 +167,32 @@ class EigengraspMap:
 
     def to_joint_positions(self, coeffs: np.ndarray) -> np.ndarray:
         """Coefficients (k,) or (..., k) -> joint positions (n,) or (..., n), within limits."""
+        if (
+            type(coeffs) is np.ndarray
+            and coeffs.shape == (self.k,)
+            and coeffs.dtype == np.float64
+            and np.isfinite(coeffs).all()
+        ):
+            # Fast path for the per-step call of a controller (about 3x fewer numpy calls).
+            padded = self._padded_buffer()
+            np.minimum(np.maximum(coeffs, self.coeff_low, out=padded[:-1]), self.coeff_high,
+                       out=padded[:-1])  # fmt: skip
+            t = self._term_columns
+            feats = padded.take(t[0])
+            for col in t[1:]:
+                feats *= padded.take(col)
+            q = feats @ self._weights
+            q += self._offset
+            return np.minimum(np.maximum(q, self.lower, out=q), self.upper, out=q)
         c = np.clip(self._check(coeffs, self.k, "coeffs"), self.coeff_low, self.coeff_high)
         q = poly_features(c, self._terms) @ self._weights + self._offset
         return np.clip(q, self.lower, self.upper)
+
+    def _padded_buffer(self) -> np.ndarray:
+        """[c_0 .. c_{k-1}, 1]: a fresh array per call, so calls from threads never share."""
+        padded = np.empty(self.k + 1)
+        padded[-1] = 1.0
+        return padded
 
     def from_joint_positions(self, q: np.ndarray, iters: int = 30) -> np.ndarray:
         """Joint positions (n,) -> the coefficients (k,) whose map is nearest (least squares,
