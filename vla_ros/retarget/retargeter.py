@@ -242,9 +242,10 @@ class Retargeter:
         q_current: np.ndarray | None = None,
         dt: float | None = None,
     ) -> RetargetResult:
-        """Joint targets for one action row. `q_current` (measured joints or configuration)
-        is taken as the start only after `reset` was never called with a real state; `dt`
-        (s, time since the previous target) bounds the joint motion by the velocity limits."""
+        """Joint targets for one action row, warm-started from the previous target.
+        `q_current` (measured joints or configuration) is the start when no state was given
+        yet (no `reset`, no earlier step); later it is ignored: call `reset` to re-anchor.
+        `dt` (s since the previous target) bounds the joint motion by the velocity limits."""
         a = self.space.check_row(action_row)
         if q_current is not None and not self._started:
             self.reset(q_current)
