@@ -263,6 +263,8 @@ class Expert:
                 self.pos = p0 + s * (np.asarray(goal_p, float) - p0)
                 self.yaw = y0 + s * (goal_yaw - y0)
             self.grip = seg.gripper
+            ceiling = self.top + self.env.robot.max_grasp_height  # the arm's top-down reach
+            self.pos = np.r_[self.pos[:2], min(self.pos[2], ceiling)]
         if self.release_at is not None and self.elapsed >= self.release_at:
             self.grip = 0.0
         self.elapsed += self.dt
@@ -270,7 +272,6 @@ class Expert:
 
     def _action(self) -> ExpertAction:
         pos = self.pos.copy()
-        pos[2] = min(pos[2], self.top + self.env.robot.max_grasp_height)
         if self.noise.action_std > 0:
             pos += self.rng.normal(0, self.noise.action_std, 3)
         T = self.tcp_pose(pos, self.yaw)
