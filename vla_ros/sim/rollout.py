@@ -15,7 +15,7 @@ import numpy as np
 from vla_ros.sim.experts import Expert, ExpertNoise
 from vla_ros.sim.failures import FailureInjector, check_mode
 from vla_ros.sim.scene import mujoco
-from vla_ros.sim.tasks import TaskSpec, get_task
+from vla_ros.sim.tasks import TaskSpec, check_supported, get_task
 
 
 @dataclass
@@ -67,6 +67,7 @@ def run_expert_episode(
     """Reset `env` to (task, seed), run the expert (optionally with a failure mode)."""
     check_mode(failure)
     spec = get_task(task) if isinstance(task, str) else task
+    check_supported(env.robot.name, spec.name)
     inst = env.reset(seed=seed, task=spec)
     rng = np.random.default_rng([seed, 1])
     dt = 1.0 / control_hz

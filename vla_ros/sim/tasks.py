@@ -31,6 +31,10 @@ class UnknownTaskError(KeyError):
         return str(self.args[0])
 
 
+class TaskNotSupportedError(ValueError):
+    """The task exists but cannot be done by this robot; the message says why."""
+
+
 class LayoutError(RuntimeError):
     """The sampler could not place the objects without overlap."""
 
@@ -482,6 +486,28 @@ def get_task(name: str) -> TaskSpec:
         raise UnknownTaskError(
             f"unknown task '{name}'; registered tasks: {', '.join(sorted(TASKS))}"
         ) from None
+
+
+# Tasks a robot cannot do, with the reason (shown by the expert table and in errors).
+# The G1 has no tabletop experts yet: its scene loads (fixed base) for the ROS stack.
+UNSUPPORTED: dict[str, dict[str, str]] = {
+    "g1": {name: "no scripted experts for the G1's hand yet" for name in TASKS},
+}
+
+
+def tasks_for_robot(robot: str, split: str | None = None) -> list[str]:
+    """Tasks `robot` can do (optionally in one split), registry order."""
+    names = list(TASKS) if split is None else tasks_in_split(split)
+    return [n for n in names if n not in UNSUPPORTED.get(robot, {})]
+
+
+def check_supported(robot: str, task: str) -> None:
+    """Raise `TaskNotSupportedError` (with the reason) if `robot` cannot do `task`."""
+    get_task(task)
+    reason = UNSUPPORTED.get(robot, {}).get(task)
+    if reason is not None:
+        raise TaskNotSupportedError(f"task '{task}' is not supported on robot '{robot}': "
+                                    f"{reason}")
 
 
 def tasks_in_split(split: str) -> list[str]:
