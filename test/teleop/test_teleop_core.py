@@ -182,6 +182,15 @@ def test_leader_follower_maps_names_scales_offsets_and_clamps():
     assert lf.clamped.tolist() == [True, True, True]
 
 
+def test_configured_limits_only_tighten_the_robots():
+    mapping = JointMapping.build(["a", "b"], lower=[-0.5, -np.inf], upper=np.inf)
+    narrowed = mapping.within([-1.0, -1.0], [1.0, 0.2])
+    np.testing.assert_array_equal(narrowed.lower, [-0.5, -1.0])
+    np.testing.assert_array_equal(narrowed.upper, [1.0, 0.2])
+    with pytest.raises(TeleopConfigError, match=r"\['a'\]: configured limits do not overlap"):
+        JointMapping.build(["a"], lower=2.0).within([-1.0], [1.0])
+
+
 def test_leader_follower_rate_limit_and_errors():
     lf = LeaderFollower(JointMapping.build(["a", "b"], max_velocity=1.0))
     np.testing.assert_allclose(lf.step(["a", "b"], [0.0, 0.0], 0.1), [0, 0])

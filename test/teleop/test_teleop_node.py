@@ -127,6 +127,16 @@ def test_leader_mirrored_with_mapping_offsets_and_clamping(rig):
     assert any("clamped" in m and "elbow_flex" in m for m in warnings)
 
 
+def test_configured_limits_tighten_the_urdf_ones(rig):
+    r = rig(device="leader", robot="so101", rate_hz=10.0, follower_upper=[0.25],
+            max_velocity=100.0)
+    r.leader.publish(joint_state_msg(SO101, [1.0, 0.1, 3.0, -3.0, 0.5]))
+    r.ctx.spin_for(0.1)
+    positions = trajectory_arrays(r.arm[-1])[1][0]
+    # upper: the configured 0.25 everywhere; lower: the URDF's (wrist_flex -1.65806)
+    np.testing.assert_allclose(positions, [0.25, 0.1, 0.25, -1.65806, 0.25])
+
+
 def test_leader_gripper_and_rate_limit(rig):
     r = rig(device="leader", robot="so101", rate_hz=10.0, leader_gripper_joint="gripper",
             max_velocity=1.0)

@@ -16,6 +16,7 @@ operators and tests.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from vla_ros.runtime.clock import seconds_to_time_msg
 from vla_ros.runtime.convert import ConversionError, joint_positions, trajectory_msg
 from vla_ros.runtime.diagnostics import OK, WARN
 from vla_ros.runtime.entry import node_main
-from vla_ros.runtime.parameters import ParameterDescriptor, ParameterType
+from vla_ros.runtime.parameters import ParameterDescriptor
 from vla_ros.teleop import (
     DEFAULT_SCRIPT,
     EvdevGamepad,
@@ -93,20 +94,22 @@ class TeleopNode(Node):
     def _declare_mode_parameters(self, ro: ParameterDescriptor) -> dict[str, Any]:
         """Every device's parameters, declared whatever the device, so one config file
         serves all modes (and none of its keys is reported unused)."""
-        S, D = ParameterType.STRING_ARRAY, ParameterType.DOUBLE_ARRAY
+        # Lists default to values that mean "unset" ([""]; ±inf limits): an empty list has
+        # no ROS type, and rclpy cannot be given one portably.
         defaults: dict[str, Any] = {
             "key_hold_s": 0.3, "keyboard_input": "tty", "gamepad_index": 0,
             "gamepad_backend": "pygame", "gamepad_device": "", "script_file": "",
-            "script_loop": False, "leader_joints": S, "follower_joints": S,
-            "joint_scales": D, "joint_offsets": D, "follower_lower": D, "follower_upper": D,
-            "max_velocity": 2.0, "controller": "arm_controller", "leader_timeout": 0.5,
+            "script_loop": False, "leader_joints": [""], "follower_joints": [""],
+            "joint_scales": [1.0], "joint_offsets": [0.0], "follower_lower": [-math.inf],
+            "follower_upper": [math.inf], "limits_from_urdf": True, "max_velocity": 2.0,
+            "controller": "arm_controller", "leader_timeout": 0.5,
             "leader_gripper_joint": "", "leader_gripper_open": 1.2,
             "leader_gripper_closed": -0.1, "mirror_gripper": True,
         }
-        values = {}
-        for name, default in defaults.items():
-            value = self.declare_parameter(name, default, ro).value
-            values[name] = list(value or []) if isinstance(default, ParameterType) else value
+        values = {name: self.declare_parameter(name, default, ro).value
+                  for name, default in defaults.items()}
+        for name in ("leader_joints", "follower_joints"):
+            values[name] = [n for n in values[name] if n]
         return values
 
     def _make_source(self) -> TeleopSource:
@@ -141,13 +144,12 @@ class TeleopNode(Node):
         p = self.p
         follower = p["follower_joints"] or list(self.robot.joints)
         leader = p["leader_joints"] or follower
-        lower, upper = p["follower_lower"], p["follower_upper"]
-        if not lower and not upper:  # the follower's own URDF limits
-            lower, upper = (a.tolist() for a in urdf_joint_limits(self.robot.urdf_path(),
-                                                                  follower))
         mapping = JointMapping.build(
             leader, follower, scale=p["joint_scales"], offset=p["joint_offsets"],
-            lower=lower, upper=upper, max_velocity=float(p["max_velocity"]))
+            lower=p["follower_lower"], upper=p["follower_upper"],
+            max_velocity=float(p["max_velocity"]))
+        if p["limits_from_urdf"]:  # configured limits may only tighten the robot's own
+            mapping = mapping.within(*urdf_joint_limits(self.robot.urdf_path(), follower))
         self.leader = LeaderFollower(mapping)
         controller = p["controller"]
         self.leader_timeout = float(p["leader_timeout"])

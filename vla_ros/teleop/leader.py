@@ -9,7 +9,7 @@ different pose, or a joint whose encoder glitches, must not make the follower ju
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,19 @@ class JointMapping:
             raise TeleopConfigError(f"max_velocity must be > 0, got {max_velocity}")
         return cls(leader, follower, _per_joint("scale", scale, n, 1.0),
                    _per_joint("offset", offset, n, 0.0), lo, hi, float(max_velocity))
+
+
+    def within(self, lower: Sequence[float], upper: Sequence[float]) -> JointMapping:
+        """This mapping with its limits narrowed to [lower, upper] (e.g. the URDF's), so a
+        configured range can only tighten the robot's own."""
+        n = len(self.follower_joints)
+        lo = np.maximum(self.lower, _per_joint("lower", lower, n, -np.inf))
+        hi = np.minimum(self.upper, _per_joint("upper", upper, n, np.inf))
+        bad = [self.follower_joints[i] for i in range(n) if not lo[i] <= hi[i]]
+        if bad:
+            raise TeleopConfigError(f"follower joints {bad}: configured limits do not overlap "
+                                    "the robot's")
+        return replace(self, lower=lo, upper=hi)
 
 
 class LeaderFollower:
