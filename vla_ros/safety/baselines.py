@@ -86,6 +86,7 @@ class KNN(RunningMeanDetector):
     def _fit(self, rollouts: list[Rollout], seed: int) -> None:
         bank = _subsample(_success_steps(rollouts), int(self.options.get("bank", 2048)), seed)
         self.bank = self._embed(bank)
+        self._bank_sq = (self.bank ** 2).sum(1)
 
     def _raw(self, features, actions):
         z = self._embed(features)
@@ -93,7 +94,7 @@ class KNN(RunningMeanDetector):
         if self.metric == "cosine":
             dist = 1.0 - z @ self.bank.T
         else:
-            sq = (z * z).sum(1)[:, None] - 2 * z @ self.bank.T + (self.bank ** 2).sum(1)[None]
+            sq = (z * z).sum(1)[:, None] - 2 * z @ self.bank.T + self._bank_sq[None]
             dist = np.sqrt(np.maximum(sq, 0.0))
         nearest = np.partition(dist, k - 1, axis=1)[:, :k]
         return nearest.mean(1)
@@ -103,6 +104,7 @@ class KNN(RunningMeanDetector):
 
     def _load_state(self, arrays):
         self.bank = np.asarray(arrays["bank"], np.float64)
+        self._bank_sq = (self.bank ** 2).sum(1)
 
 
 class KNNEuclidean(KNN):
