@@ -90,6 +90,34 @@ def test_positive_first_coefficient_closes_every_hand_monotonically(hand, robot_
         assert openings[0] - openings[-1] > 0.02, f"{hand}: c0 barely closes the hand"
 
 
+@pytest.mark.parametrize("hand", ["allegro", "g1_hand"])
+def test_first_coefficient_closes_the_hands_from_other_postures_too(hand, robot_hands):
+    """Multi-finger hands close monotonically along +c0 whatever the other synergies say
+    (the gripper is exempt: see docs/eigengrasps.md, Limits)."""
+    rh, emap = robot_hands[hand], EigengraspMap.load(hand, 5)
+    for start in np.random.default_rng(4).uniform(-1.0, 1.0, (8, 5)):
+        coeffs = np.tile(start, (15, 1))
+        coeffs[:, 0] = np.linspace(emap.coeff_low[0], emap.coeff_high[0], 15)
+        openings = np.array([rh.closure(q) for q in emap.to_joint_positions(coeffs)])
+        assert np.diff(openings).max() <= 1e-3, f"{hand} from {start.round(2)}"
+
+
+@pytest.mark.parametrize("hand", HANDS)
+def test_stored_map_agrees_with_the_hand_solver(hand, robot_hands):
+    """Catches a map left stale after the hand specs or the synergies changed."""
+    from vla_ros.retarget.eigengrasp_synergy import SynergyBasis
+
+    basis = SynergyBasis.load(config_dir() / "human_synergies.yaml")
+    rh, emap = robot_hands[hand], EigengraspMap.load(hand, 3)
+    coeffs = np.random.default_rng(6).uniform(emap.coeff_low, emap.coeff_high, (8, 3))
+    errs = []
+    for c in coeffs:
+        q_map = emap.to_joint_positions(c)
+        q_solver = rh.solve(basis.posture(c))
+        errs.append(np.linalg.norm(rh.fingertips(q_map) - rh.fingertips(q_solver), axis=1).mean())
+    assert np.mean(errs) < 0.012, f"{hand}: map and solver fingertips differ by {errs}"
+
+
 @pytest.mark.parametrize("hand", HANDS)
 def test_round_trip_from_and_to_joint_positions(hand):
     emap = EigengraspMap.load(hand, 5)
