@@ -54,6 +54,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=main_eval)
 
+    c = actions.add_parser(
+        "collect", help="record sim rollouts observed by a VLA (until `vla-ros eval` exists)",
+        description="Run the sim's scripted experts (failures injected into a share of "
+        "episodes) and record the built-in VLA's features and action chunks on every real "
+        "observation. The policy watches, it does not drive: see vla_ros/safety/collect.py.")
+    c.add_argument("--out", type=Path, required=True, help=".npz file to write")
+    c.add_argument("--robot", default="panda")
+    c.add_argument("--tasks", nargs="+", help="task names (default: all of the robot's)")
+    c.add_argument("--episodes", type=int, default=6, help="episodes per task (default 6)")
+    c.add_argument("--failure-rate", type=float, default=0.5,
+                   help="share of episodes with an injected failure (default 0.5)")
+    c.add_argument("--checkpoint", type=Path,
+                   help="built-in VLA checkpoint (default: an untrained one)")
+    c.add_argument("--control-hz", type=float, default=10.0, help="inference rate")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    c.set_defaults(func=main_collect)
+
     ls = actions.add_parser("list", help="list detector names")
     ls.set_defaults(func=main_list)
 
@@ -72,6 +90,25 @@ def _load_input(rollouts: Path | None, synthetic: int | None):
     if rollouts is not None:
         return load_rollouts(rollouts), {"rollouts": str(rollouts.resolve())}
     return generate_rollouts(seed=synthetic), {"synthetic": synthetic}
+
+
+def main_collect(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import torch
+
+    from vla_ros.safety.collect import collect
+    from vla_ros.safety.rollouts import save_rollouts
+
+    torch.set_num_threads(max(1, args.threads))
+    data = collect(robot=args.robot, tasks=args.tasks, episodes=args.episodes,
+                   failure_rate=args.failure_rate, checkpoint=args.checkpoint, seed=args.seed,
+                   control_hz=args.control_hz, progress=lambda m: print(m, flush=True))
+    path = save_rollouts(args.out, data)
+    fails = sum(r.label for r in data)
+    print(f"wrote {len(data)} rollouts ({fails} failures) of policy {data.policy_id!r} to {path}")
+    return 0
 
 
 def main_list(args: argparse.Namespace) -> int:
