@@ -303,3 +303,37 @@ def test_evdev_gamepad_missing_library_or_pad(monkeypatch):
     monkeypatch.setitem(sys.modules, "evdev", FakeEvdev(pads=0))
     with pytest.raises(TeleopDeviceError, match="no gamepad among 3 input device"):
         EvdevGamepad()
+
+
+def test_waypoint_expert_reaches_each_waypoint_closed_loop():
+    import pinocchio as pin
+
+    from vla_ros.teleop import Waypoint, WaypointExpert, waypoints_from_flat
+
+    expert = WaypointExpert([Waypoint((0.1, 0, 0)), Waypoint((0.1, 0.0, -0.05), 1.0, 0.2)],
+                            gain=3.0, max_speed=0.2)
+    assert expert.poll(0).is_zero  # nothing observed yet
+    T = np.eye(4)
+    T[:3, 3] = [0.4, 0.0, 0.3]
+    T[:3, :3] = pin.exp3(np.array([0.0, 0.0, 0.1]))  # start orientation: yawed 0.1 rad
+    start = T.copy()
+    expert.observe(T)
+    T[:3, :3] = pin.exp3(np.array([0.0, 0.0, 0.3])) # then disturbed by 0.2 rad
+    dt, reached_first, speeds = 0.02, None, []
+    for step in range(400):  # a perfect servo that lags one step
+        expert.observe(T)
+        cmd = expert.poll(step * dt)
+        speeds.append(np.linalg.norm(cmd.linear))
+        if expert.index == 1 and reached_first is None:
+            reached_first = T[:3, 3] - start[:3, 3]
+        T[:3, 3] += cmd.linear * dt
+        T[:3, :3] = pin.exp3(cmd.angular * dt) @ T[:3, :3]
+    assert expert.done and cmd.gripper == 1.0
+    np.testing.assert_allclose(reached_first, [0.1, 0, 0], atol=0.006)
+    np.testing.assert_allclose(T[:3, 3] - start[:3, 3], [0.1, 0, -0.05], atol=0.006)
+    assert pin.log3(start[:3, :3] @ T[:3, :3].T) == pytest.approx(np.zeros(3), abs=0.01)
+    assert max(speeds) <= 0.2 + 1e-9
+    wps = waypoints_from_flat([0.1, 0, 0, -1, 0, 0, 0, 0.5])
+    assert wps[0].gripper is None and wps[1].gripper == 0.5
+    with pytest.raises(TeleopConfigError, match="4 values each"):
+        waypoints_from_flat([0.1, 0.2])

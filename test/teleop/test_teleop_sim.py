@@ -201,3 +201,35 @@ def test_gripper_keys_through_retarget_node(retarget_chain):
     keys.publish(msgs.String(data="space"))
     ctx.spin_for(1.0)
     assert finger() < opened - 0.01  # closing moves the finger in
+
+
+def test_waypoint_expert_drives_the_arm_through_retarget_node():
+    from vla_ros.nodes.retarget_node import RetargetNode
+    from vla_ros.runtime.local import LocalContext
+
+    ctx = LocalContext(sim_time=True)
+    robot = RobotModel.load("panda")
+    try:
+        MujocoSim(context=ctx, parameter_overrides={"robot": "panda", "cameras": ["scene"],
+                                                    "camera_rate_hz": 1.0, "image_width": 16,
+                                                    "image_height": 16})
+        RetargetNode(context=ctx, parameter_overrides={"robot": "panda"})
+        probe = Node("observer", context=ctx)
+        states, diag = [], []
+        probe.create_subscription(msgs.JointState, "joint_states", states.append, 10)
+        probe.create_subscription(msgs.DiagnosticArray, "/diagnostics", diag.append, 100)
+        ctx.spin_for(0.2)
+
+        def ee():
+            q = joint_positions(states[-1], robot.joint_names)
+            return robot.fk(robot.q_from_joints(q))[:3, 3]
+
+        start = ee()
+        TeleopNode(context=ctx, parameter_overrides={
+            "device": "expert", "robot": "panda", "rate_hz": 20.0,
+            "waypoints": [0.06, 0.0, 0.0, -1.0, 0.06, 0.04, 0.0, 1.0]})
+        ctx.spin_for(4.0)
+        np.testing.assert_allclose(ee() - start, [0.06, 0.04, 0.0], atol=0.01)
+        assert any("last waypoint" in s.message for a in diag for s in a.status)
+    finally:
+        ctx.shutdown()

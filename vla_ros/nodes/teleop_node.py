@@ -1,6 +1,7 @@
 """teleop_node: a person (or a script) drives the robot.
 
-Twist devices (`keyboard`, `gamepad`, `spacemouse`, `scripted`) publish `teleop/twist`
+Twist devices (`keyboard`, `gamepad`, `spacemouse`, `scripted`, and `expert`, which
+steers the end effector — FK of `joint_states` — through waypoints) publish `teleop/twist`
 (geometry_msgs/TwistStamped in the robot's base frame, m/s and rad/s) and `teleop/gripper`
 (std_msgs/Float64, 0 open … 1 closed) at `rate_hz`; the retarget node turns the twist into
 joint commands (servo mode). In `leader` mode the node mirrors a leader arm's
@@ -41,13 +42,18 @@ from vla_ros.teleop import (
     TeleopSource,
     TerminalKeyboard,
     TwistShaping,
+    WaypointExpert,
     gripper_fraction,
     load_script,
     urdf_joint_limits,
+    waypoints_from_flat,
 )
 from vla_ros.teleop.keyboard import key_name
 
-DEVICES = ("keyboard", "gamepad", "spacemouse", "leader", "scripted")
+DEVICES = ("keyboard", "gamepad", "spacemouse", "leader", "scripted", "expert")
+# expert demo: 5 cm forward, 5 cm down and close, back to the start and open (x y z gripper;
+# gripper < 0 = unchanged), relative to the start pose
+DEFAULT_WAYPOINTS = [0.05, 0.0, 0.0, -1.0, 0.05, 0.0, -0.05, 1.0, 0.0, 0.0, 0.0, 0.0]
 NAMED_KEYS = ("space", "enter", "esc")
 
 
@@ -84,6 +90,7 @@ class TeleopNode(Node):
         self.source: TeleopSource | None = None
         self.leader: LeaderFollower | None = None
         self.published = 0
+        self._reported_done = False
         if self.device == "leader":
             self._setup_leader()
         else:
@@ -99,7 +106,9 @@ class TeleopNode(Node):
         defaults: dict[str, Any] = {
             "key_hold_s": 0.3, "keyboard_input": "tty", "gamepad_index": 0,
             "gamepad_backend": "pygame", "gamepad_device": "", "script_file": "",
-            "script_loop": False, "leader_joints": [""], "follower_joints": [""],
+            "script_loop": False, "waypoints": DEFAULT_WAYPOINTS, "waypoints_relative": True,
+            "waypoint_hold_s": 0.3, "expert_gain": 2.0, "expert_tolerance": 0.005,
+            "leader_joints": [""], "follower_joints": [""],
             "joint_scales": [1.0], "joint_offsets": [0.0], "follower_lower": [-math.inf],
             "follower_upper": [math.inf], "limits_from_urdf": True, "max_velocity": 2.0,
             "controller": "arm_controller", "leader_timeout": 0.5,
@@ -137,8 +146,32 @@ class TeleopNode(Node):
             return Gamepad(index, shaping=self.shaping)
         if self.device == "spacemouse":
             return SpaceMouse(shaping=self.shaping)
+        if self.device == "expert":
+            return self._make_expert()
         segments = load_script(script_file) if script_file else DEFAULT_SCRIPT
         return ScriptedTeleop(segments, loop=loop)
+
+    def _make_expert(self) -> WaypointExpert:
+        """Closed loop on the EE pose: FK of the measured joint_states."""
+        from vla_ros.retarget.robot_model import RobotModel
+
+        p = self.p
+        expert = WaypointExpert(
+            waypoints_from_flat(p["waypoints"], float(p["waypoint_hold_s"])),
+            relative=bool(p["waypoints_relative"]), gain=float(p["expert_gain"]),
+            max_speed=min(self.shaping.linear_scale, self.shaping.max_linear),
+            tolerance=float(p["expert_tolerance"]),
+            max_angular=min(self.shaping.angular_scale, self.shaping.max_angular))
+        self.model = RobotModel(self.robot)
+        self.create_subscription(msgs.JointState, "joint_states", self.on_expert_state, 10)
+        return expert
+
+    def on_expert_state(self, msg) -> None:
+        try:
+            joints = joint_positions(msg, self.model.joint_names)
+        except ConversionError:
+            return  # a joint_states of other joints (e.g. a gripper driver)
+        self.source.observe(self.model.fk(self.model.q_from_joints(joints)))
 
     def _setup_leader(self) -> None:
         p = self.p
@@ -208,6 +241,9 @@ class TeleopNode(Node):
         if command.gripper is not None:
             self.gripper_pub.publish(msgs.Float64(data=float(command.gripper)))
         self.published += 1
+        if getattr(self.source, "done", False) and not self._reported_done:
+            self._reported_done = True
+            self.diag.report("expert", OK, "expert reached its last waypoint")
 
     def _tick_leader(self) -> None:
         now = self.now_s()

@@ -3,12 +3,13 @@ mirroring. No ROS here: the teleop node publishes what these return.
 
 Sources (all have `.poll(t) -> TeleopCommand` and `.close()`): `KeyboardTeleop` (fed key
 events) / `TerminalKeyboard` (raw tty), `Gamepad` (pygame) / `EvdevGamepad`, `SpaceMouse`
-(pyspacemouse), `ScriptedTeleop` (timed segments). `LeaderFollower` maps leader joint
-states onto the follower's joints.
+(pyspacemouse), `ScriptedTeleop` (timed segments), `WaypointExpert` (closed loop on the
+EE pose). `LeaderFollower` maps leader joint states onto the follower's joints.
 """
 
 from vla_ros.teleop.command import TeleopCommand, TeleopSource, TwistShaping
 from vla_ros.teleop.errors import TeleopConfigError, TeleopDeviceError, TeleopError
+from vla_ros.teleop.expert import Waypoint, WaypointExpert, waypoints_from_flat
 from vla_ros.teleop.gamepad import EvdevGamepad, Gamepad, GamepadMapping, gamepad_command
 from vla_ros.teleop.keyboard import (
     KEY_AXES,
@@ -46,10 +47,13 @@ __all__ = [
     "TerminalKeyReader",
     "TerminalKeyboard",
     "TwistShaping",
+    "Waypoint",
+    "WaypointExpert",
     "gamepad_command",
     "gripper_fraction",
     "key_twist_axes",
     "load_script",
     "spacemouse_command",
     "urdf_joint_limits",
+    "waypoints_from_flat",
 ]
