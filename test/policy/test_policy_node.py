@@ -222,7 +222,17 @@ def test_missing_joint_in_joint_states_is_rejected(rig):
     assert rig.node.diag.counters["rejected_joint_states"] >= 1
 
 
-def test_wrong_image_size_is_rejected_with_the_camera_named(rig):
+def test_other_image_sizes_are_resized_like_training(rig):
+    for _ in range(3):
+        rig.image_pubs["scene"].publish(image_to_msg(np.zeros((64, 48, 3), np.uint8),
+                                                     stamp=rig.now()))
+        rig.observe(cameras=["wrist"])
+        rig.ctx.spin_for(0.1)
+    assert len(rig.chunks) == 3
+
+
+def test_wrong_image_size_is_rejected_with_the_camera_named(policy):
+    rig = Rig(policy, resize_images=False)
     for _ in range(3):
         rig.image_pubs["scene"].publish(image_to_msg(np.zeros((16, 16, 3), np.uint8),
                                                      stamp=rig.now()))
@@ -230,6 +240,7 @@ def test_wrong_image_size_is_rejected_with_the_camera_named(rig):
         rig.ctx.spin_for(0.1)
     assert rig.chunks == []
     assert rig.messages("camera 'scene': image must be 32x32x3")
+    rig.close()
 
 
 def test_no_instruction_means_no_chunk(policy):

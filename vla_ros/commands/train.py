@@ -37,16 +37,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="instruction encoder (minilm: frozen all-MiniLM-L6-v2)")
     p.add_argument("--no-augment", action="store_true", help="turn image augmentation off")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads for torch (0 = torch's default; 1 on a shared machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
+    import torch
+
     from vla_ros.policy.errors import PolicyConfigError
     from vla_ros.policy.samples import SyntheticEpisodes
     from vla_ros.policy.train import TrainConfig, train_policy
     from vla_ros.policy.vla_model import PRESETS
 
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     if args.preset not in PRESETS:
         raise PolicyConfigError(f"unknown preset {args.preset!r}; choose from {sorted(PRESETS)}")
     try:

@@ -26,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from vla_ros.policy.errors import PolicyError, PolicyInputError
-from vla_ros.policy.interface import ActionChunk, Observation, Policy, features_label
+from vla_ros.policy.interface import (
+    ActionChunk,
+    Observation,
+    Policy,
+    features_label,
+    resize_image,
+)
 from vla_ros.policy.registry import make_policy
 from vla_ros.runtime import LATCHED, SENSOR_DATA, Diagnostics, Node, msgs
 from vla_ros.runtime.clock import time_msg_to_seconds
@@ -58,6 +64,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "horizon": (0, "publish only the first N steps of each chunk; 0 = the whole chunk"),
     "execution_strategy": ("", "strategy applied to each chunk before publishing; '' = "
                                "publish as predicted (execution normally happens downstream)"),
+    "resize_images": (True, "resize camera images of another size to the policy's image "
+                            "size (area interpolation, as in training); false: reject them"),
     "state_joints": ([""], "joint_states names read as the policy state, in order; [''] = "
                            "the policy's own state names"),
 }
@@ -80,6 +88,7 @@ class PolicyNode(Node):
         self.instruction = str(v["instruction"])
         self.horizon = int(v["horizon"])
         self.strategy_name = str(v["execution_strategy"])
+        self.resize_images = bool(v["resize_images"])
         state_joints = [str(j) for j in v["state_joints"]]
         if rate <= 0 or self.max_age <= 0:
             raise ValueError(f"{self.get_name()}: rate_hz and max_age must be > 0, got "
@@ -91,6 +100,7 @@ class PolicyNode(Node):
             str(v["checkpoint"]), str(v["device"]), str(v["backend"]), str(v["policy_args"]))
         meta = self.policy.metadata
         self.cameras = list(meta.cameras)
+        self.image_size = tuple(int(x) for x in meta.image_size)
         self.state_joints = [j for j in state_joints if j] or list(meta.state_names)
         if len(self.state_joints) != meta.state_dim:
             raise ValueError(f"{self.get_name()}: state_joints has {len(self.state_joints)} "
@@ -260,6 +270,8 @@ class PolicyNode(Node):
             elif msg.encoding != "rgb8":
                 return self._reject("images", f"camera '{cam}': encoding {msg.encoding} "
                                               "is not rgb8/bgr8")
+            if self.resize_images and image.ndim == 3 and image.shape[:2] != self.image_size:
+                image = resize_image(image, self.image_size)
             images[cam] = image
             stamps.append(stamp)
         if self._joints is None:

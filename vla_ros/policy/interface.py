@@ -35,6 +35,19 @@ def parse_features_label(label: str) -> int:
         raise ValueError(f"features label {label!r} carries no integer chunk id") from None
 
 
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """HxWx3 uint8 → `size` (height, width) with area interpolation.
+
+    Training resizes dataset frames with this function and the policy node resizes live
+    camera images with it, so both see the same pixels for the same scene.
+    """
+    if image.shape[:2] == tuple(size):
+        return image
+    import cv2
+
+    return cv2.resize(image, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
+
+
 @dataclass
 class Observation:
     """One synchronised observation: camera images, proprioception and the instruction."""

@@ -19,6 +19,7 @@ import torch
 from torch.nn import functional
 
 from vla_ros.policy.errors import PolicyConfigError
+from vla_ros.policy.interface import resize_image
 from vla_ros.policy.normalize import ACTION_KEY, STATE_KEY, Normalizer, Stats
 
 
@@ -150,15 +151,6 @@ def fit_image_size(height: int, width: int, limit: int = 128) -> tuple[int, int]
         return height, width
     scale = limit / max(height, width)
     return max(16, int(round(height * scale / 8)) * 8), max(16, int(round(width * scale / 8)) * 8)
-
-
-def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """HxWx3 uint8 → size (height, width) with area interpolation (what perception uses)."""
-    if image.shape[:2] == tuple(size):
-        return image
-    import cv2
-
-    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA)
 
 
 def names_or_default(names: Sequence[str], dim: int, prefix: str) -> list[str]:

@@ -1,0 +1,110 @@
+"""Record Panda scripted-expert demonstrations of the *seen* tasks into a LeRobotDataset v3.
+
+This is the training set of the shipped default checkpoint (checkpoints/default). Only
+successful expert episodes are written. Per frame: state = the 9 Panda joint positions
+(arm + fingers, as on `joint_states`), action = the expert's end-effector target
+[x y z rx ry rz gripper] (the names of retarget's default `ee` action space, so the
+checkpoint's chunks drive retarget_node unchanged), images = scene + wrist cameras.
+
+The rotation vector of a gripper pointing down sits near |r| = pi, where r and
+-r (2 pi - |r|)/|r| are the same rotation: left as the expert writes it, the targets
+flip sign between episodes and a regression would average them into nonsense. Actions
+are stored in the representative nearest to the straight-down reference (pi, 0, 0).
+
+    nice -n 10 .venv/bin/python scripts/make_policy_dataset.py --out data/seen_demos \
+        --episodes-per-task 20 --seed 0
+
+(`vla-ros collect --action ee` writes the same layout once it lands; this script keeps
+the rotation canonicalisation that the default checkpoint was trained with.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+EE_ACTION_NAMES = ["x", "y", "z", "rx", "ry", "rz", "gripper"]
+DOWN = np.array([np.pi, 0.0, 0.0])
+
+
+def canonical_rotvec(rotvec: np.ndarray, reference: np.ndarray = DOWN) -> np.ndarray:
+    """The rotation vector of the same rotation closest to `reference` (rows: (N, 3))."""
+    rv = np.atleast_2d(np.asarray(rotvec, dtype=np.float64))
+    angle = np.linalg.norm(rv, axis=1, keepdims=True)
+    safe = np.where(angle > 1e-9, angle, 1.0)
+    alt = -rv / safe * (2 * np.pi - angle)
+    pick_alt = (np.linalg.norm(alt - reference, axis=1)
+                < np.linalg.norm(rv - reference, axis=1)) & (angle[:, 0] > 1e-9)
+    return np.where(pick_alt[:, None], alt, rv)
+
+
+def ee_actions(action_ee: np.ndarray) -> np.ndarray:
+    out = np.array(action_ee, dtype=np.float64)
+    out[:, 3:6] = canonical_rotvec(out[:, 3:6])
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--tasks", default="seen", help="'seen', 'unseen' or comma-separated names")
+    p.add_argument("--episodes-per-task", type=int, default=20)
+    p.add_argument("--image-size", type=int, default=128, help="square camera size (px)")
+    p.add_argument("--control-hz", type=float, default=20.0)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+    from vla_ros.data import DatasetWriter
+    from vla_ros.sim.env import SimEnv
+    from vla_ros.sim.rollout import run_expert_episode
+    from vla_ros.sim.tasks import SPLITS, tasks_in_split
+
+    tasks = (tasks_in_split(args.tasks) if args.tasks in SPLITS
+             else [t.strip() for t in args.tasks.split(",") if t.strip()])
+    cams = ("scene", "wrist")
+    size = (args.image_size, args.image_size)
+    env = SimEnv("panda")
+    writer = None
+    written, tried = 0, 0
+    start = time.perf_counter()
+    try:
+        for t_index, task in enumerate(tasks):
+            kept = 0
+            for i in range(args.episodes_per_task):
+                seed = args.seed * 100_000 + t_index * 1000 + i
+                tried += 1
+                roll = run_expert_episode(env, task, seed, control_hz=args.control_hz,
+                                          cameras=cams, image_size=size)
+                if not roll.success:
+                    continue
+                if writer is None:
+                    writer = DatasetWriter(args.out, fps=int(round(1 / roll.control_dt)),
+                                           state_names=list(roll.joint_names),
+                                           action_names=EE_ACTION_NAMES,
+                                           cameras={c: size for c in cams}, robot_type="panda")
+                actions = ee_actions(roll.action_ee)
+                for k in range(len(roll.times)):
+                    writer.add_frame(roll.joint_positions[k], actions[k],
+                                     images={c: roll.images[c][k] for c in cams},
+                                     task=roll.instruction)
+                writer.save_episode()
+                kept += 1
+                written += 1
+            print(f"{task}: {kept}/{args.episodes_per_task} successful episodes written "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+    finally:
+        if writer is not None:
+            writer.close()
+        env.close()
+    print(f"{written}/{tried} episodes in {args.out} ({time.perf_counter() - start:.0f} s)")
+    return 0 if written else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
