@@ -18,7 +18,12 @@ import numpy as np
 
 from vla_ros.runtime import msgs
 from vla_ros.runtime.clock import Time
-from vla_ros.runtime.parameters import Parameter, ParameterDescriptor, SetParametersResult
+from vla_ros.runtime.parameters import (
+    Parameter,
+    ParameterDescriptor,
+    ParameterType,
+    SetParametersResult,
+)
 from vla_ros.runtime.qos import Durability, History, QoSProfile, Reliability, as_qos
 
 _TYPECODES = {
@@ -113,6 +118,10 @@ class RosParameters:
             rcl_descriptor.description = descriptor.description
             rcl_descriptor.read_only = descriptor.read_only
             rcl_descriptor.dynamic_typing = descriptor.dynamic_typing
+        if isinstance(value, ParameterType):  # a typed declaration without a value
+            from rclpy.parameter import Parameter as RclParameter
+
+            value = RclParameter.Type(int(value))
         return self._node.declare_parameter(name, value, rcl_descriptor, ignore_override)
 
     def declare_many(self, namespace, parameters):
