@@ -28,12 +28,12 @@ def tree(pattern: str) -> list[str]:
 
 
 def data_files() -> list[tuple[str, list[str]]]:
-    """Install launch/, config/ and urdf/ into share/vla_ros keeping sub-folders."""
+    """Install launch/, config/, urdf/ and checkpoints/ into share/vla_ros keeping sub-folders."""
     out: dict[str, list[str]] = {
         "share/ament_index/resource_index/packages": ["resource/" + package_name],
         "share/" + package_name: ["package.xml"],
     }
-    for top in ("launch", "config", "urdf"):
+    for top in ("launch", "config", "urdf", "checkpoints"):
         for path in tree(f"{top}/**/*"):
             if "." not in path.rsplit("/", 1)[-1]:
                 continue
