@@ -1,0 +1,120 @@
+"""`vla-ros eval --policy CKPT --tasks seen|unseen --episodes N`: closed-loop success rates."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="closed-loop evaluation of a policy on the simulated task suite",
+        description="Run a policy in closed loop on the MuJoCo tasks (directly against the "
+        "simulator; actions go through the same retargeting as retarget_node). Prints a "
+        "markdown table of success rates and writes eval.md, eval.json and rollouts.npz "
+        "(per-inference features, chunks, times and the episode's success label: the "
+        "failure detector's training/evaluation format) to --out.",
+    )
+    p.add_argument("--policy", default="",
+                   help="checkpoint folder (builtin) or policy source; '' = checkpoints/default")
+    p.add_argument("--policy-type", default="builtin", help="builtin | remote | lerobot")
+    p.add_argument("--policy-args", default="{}", metavar="JSON",
+                   help="extra policy options as a JSON object")
+    p.add_argument("--tasks", default="seen",
+                   help="seen | unseen | all | comma-separated task names")
+    p.add_argument("--episodes", type=int, default=5, help="episodes per task")
+    p.add_argument("--seed", type=int, default=1000, help="first layout seed")
+    p.add_argument("--execute-steps", type=int, default=8,
+                   help="actions executed per chunk before the next inference")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="cap each episode's simulated time (default: the task's limit)")
+    p.add_argument("--robot", default="panda")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    p.add_argument("--out", type=Path, default=Path("out/eval"), help="results folder")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=main)
+
+
+def resolve_tasks(spec: str) -> list[str]:
+    from vla_ros.sim.tasks import SPLITS, TASKS, get_task, tasks_in_split
+
+    if spec in SPLITS:
+        return tasks_in_split(spec)
+    if spec == "all":
+        return list(TASKS)
+    names = [t.strip() for t in spec.split(",") if t.strip()]
+    for name in names:
+        get_task(name)  # UnknownTaskError lists the known ones
+    return names
+
+
+def main(args: argparse.Namespace) -> int:
+    from vla_ros.policy.errors import PolicyConfigError
+    from vla_ros.policy.evaluate import EvalConfig, evaluate, markdown_table
+    from vla_ros.policy.registry import make_policy
+
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.episodes < 1 or args.execute_steps < 1:
+        raise PolicyConfigError("--episodes and --execute-steps must be >= 1")
+    try:
+        options = json.loads(args.policy_args)
+    except json.JSONDecodeError as exc:
+        raise PolicyConfigError(f"--policy-args is not JSON: {exc}") from None
+    if args.policy:
+        options.setdefault("checkpoint", args.policy)
+    if args.policy_type == "builtin":
+        options.setdefault("device", args.device)
+    policy = make_policy(args.policy_type, **options)
+    tasks = resolve_tasks(args.tasks)
+    cfg = EvalConfig(robot=args.robot, episodes=args.episodes, seed=args.seed,
+                     execute_steps=args.execute_steps, max_seconds=args.max_seconds)
+
+    def report(r) -> None:
+        if not args.quiet:
+            print(f"  {r.task} seed {r.seed}: {'success' if r.success else 'failure'} "
+                  f"({r.duration:.1f} s sim, {r.inferences} chunks, {r.wall_s:.1f} s wall)",
+                  file=sys.stderr, flush=True)
+
+    summaries = evaluate(policy, tasks, cfg, progress=report)
+    source = str(getattr(policy, "checkpoint_path", "") or args.policy or args.policy_type)
+    table = markdown_table(summaries, f"{source}: {args.tasks}, {args.episodes} episodes/task")
+    print(table)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "eval.md").write_text(table)
+    results = [r for s in summaries for r in s.results]
+    (args.out / "eval.json").write_text(json.dumps({
+        "policy": source, "tasks": tasks, "config": vars(cfg) | {"render_size":
+                                                                list(cfg.render_size)},
+        "episodes": [{"task": r.task, "split": r.split, "seed": r.seed,
+                      "instruction": r.instruction, "success": r.success,
+                      "duration": round(r.duration, 3), "chunks": r.inferences,
+                      "ik_failures": r.ik_failures} for r in results],
+        "success_rate": {s.task: s.rate for s in summaries},
+    }, indent=1))
+    rollouts_path = save_rollouts(args.out / "rollouts.npz", results, source)
+    print(f"results: {args.out / 'eval.md'}, {args.out / 'eval.json'}, {rollouts_path}")
+    return 0
+
+
+def save_rollouts(path: Path, results, policy_id: str) -> Path:
+    """Episodes in the failure detector's rollout format (vla_ros.safety.rollouts)."""
+    from vla_ros.safety.rollouts import make_rollout
+    from vla_ros.safety.rollouts import save_rollouts as write
+
+    rollouts = []
+    for r in results:
+        if r.inferences == 0:  # solved before the first inference: nothing to learn from
+            continue
+        ro = make_rollout(r.task, r.split, r.success, r.features, time=r.times,
+                          actions=r.chunks, rollout_id=f"{r.task}/{r.seed}")
+        ro.extra = {"seed": r.seed, "instruction": r.instruction,
+                    "done_at_inference": r.done.astype(int).tolist()}
+        rollouts.append(ro)
+    return write(path, rollouts, policy_id)

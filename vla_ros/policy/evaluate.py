@@ -1,0 +1,221 @@
+"""Closed-loop evaluation of a policy in the MuJoCo task suite, straight against `SimEnv`.
+
+Each episode: reset the task, then repeatedly render the cameras (at the simulator's
+camera size, resized to the policy's as policy_node does), read the joint state, infer a
+chunk, and execute its first `execute_steps` actions open loop. Action rows go through the
+same `Retargeter` that retarget_node uses (the robot config's action space whose names
+equal the chunk's names: `ee` rows are solved by IK, `joint` rows pass through), so a
+checkpoint that scores here drives the ROS pipeline the same way. The episode succeeds
+when the task predicate holds; it ends then or at the task's time limit.
+
+Everything SAFE needs is kept per inference call: the feature vector, the chunk, the
+time, and whether the task was already solved; the episode's final label comes last.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vla_ros.policy.errors import PolicyConfigError
+from vla_ros.policy.interface import Observation, Policy, resize_image
+
+
+@dataclass
+class EpisodeResult:
+    """One closed-loop episode; arrays have one row per inference call."""
+
+    task: str
+    split: str
+    seed: int
+    instruction: str
+    success: bool
+    duration: float  # simulated seconds
+    wall_s: float
+    times: np.ndarray  # (N,) s since the episode start, at each inference
+    features: np.ndarray  # (N, F)
+    chunks: np.ndarray  # (N, H, A) predicted chunks
+    done: np.ndarray  # (N,) task predicate when the observation was taken
+    ik_failures: int = 0  # action rows whose pose IK did not reach (best effort executed)
+
+    @property
+    def inferences(self) -> int:
+        return int(len(self.times))
+
+
+@dataclass
+class EvalConfig:
+    robot: str = "panda"
+    episodes: int = 5  # per task
+    seed: int = 1000  # first layout seed (demos use seeds < 100 000 * k + 10 000)
+    execute_steps: int = 8  # actions executed per chunk before inferring again
+    render_size: tuple[int, int] = (128, 128)  # what mujoco_sim/perception publish (h, w)
+    max_seconds: float | None = None  # cap on the task's time limit
+
+
+@dataclass
+class TaskSummary:
+    task: str
+    split: str
+    results: list[EpisodeResult] = field(default_factory=list)
+
+    @property
+    def successes(self) -> int:
+        return sum(r.success for r in self.results)
+
+    @property
+    def rate(self) -> float:
+        return self.successes / max(1, len(self.results))
+
+
+def action_space_for(robot_model, names: Sequence[str]):
+    """The robot config's declared action space whose dimension names equal `names`."""
+    from vla_ros.retarget.action_space import ActionSpace
+
+    declared = getattr(robot_model.config, "action_spaces", {}) or {}
+    for key in declared:
+        space = ActionSpace.for_robot(robot_model, key)
+        if list(space.names) == list(names):
+            return space
+    raise PolicyConfigError(
+        f"the policy's action names {list(names)} match none of {robot_model.name}'s action "
+        f"spaces ({sorted(declared)}); retarget_node could not execute them either")
+
+
+class ClosedLoop:
+    """Runs one policy on one robot's `SimEnv`; reuse it across episodes."""
+
+    def __init__(self, policy: Policy, cfg: EvalConfig | None = None) -> None:
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        from vla_ros.retarget.retargeter import Retargeter
+        from vla_ros.retarget.robot_model import RobotModel
+        from vla_ros.sim.env import SimEnv
+
+        self.policy = policy
+        self.cfg = cfg or EvalConfig()
+        self.meta = policy.metadata
+        self.env = SimEnv(self.cfg.robot)
+        self.model = RobotModel.load(self.cfg.robot)
+        self.space = action_space_for(self.model, self.meta.action_names)
+        self.retargeter = Retargeter(self.model, self.space)
+        env_joints = list(self.env.joint_names)
+        missing = [n for n in self.meta.state_names if n not in env_joints]
+        if missing:
+            raise PolicyConfigError(f"policy state joints {missing} are not joints of the "
+                                    f"{self.cfg.robot} simulation ({env_joints})")
+        self.state_index = [env_joints.index(n) for n in self.meta.state_names]
+        self.arm_index = [env_joints.index(n) for n in self.model.joint_names]
+        unknown = [c for c in self.meta.cameras if c not in self.env.camera_names]
+        if unknown:
+            raise PolicyConfigError(f"policy cameras {unknown} are not cameras of the "
+                                    f"simulation ({self.env.camera_names})")
+
+    def observe(self, instruction: str) -> Observation:
+        h, w = self.cfg.render_size
+        images = {c: resize_image(self.env.render(c, w, h), self.meta.image_size)
+                  for c in self.meta.cameras}
+        state = self.env.joint_positions()[self.state_index]
+        return Observation(images=images, state=state, instruction=instruction,
+                           stamp=self.env.time)
+
+    def episode(self, task: str, seed: int) -> EpisodeResult:
+        from vla_ros.sim.tasks import get_task
+
+        spec = get_task(task)
+        inst = self.env.reset(seed=seed, task=spec)
+        self.policy.reset()
+        dt = self.meta.dt
+        n_sub = max(1, int(round(dt / self.env.timestep)))
+        limit = inst.time_limit if self.cfg.max_seconds is None else min(
+            inst.time_limit, self.cfg.max_seconds)
+        start_wall = time.perf_counter()
+        t0 = self.env.time
+        times, feats, chunks, done = [], [], [], []
+        success = bool(spec.success(self.env, inst))
+        ik_failures = 0
+        hand_names = list(self.model.hand_joint_names)
+        while not success and self.env.time - t0 < limit - 1e-9:
+            obs = self.observe(inst.instruction)
+            chunk = self.policy.infer(obs)
+            times.append(self.env.time - t0)
+            feats.append(np.zeros(0) if chunk.features is None else chunk.features)
+            chunks.append(chunk.actions)
+            done.append(success)
+            q = self.env.joint_positions()[self.arm_index]
+            self.retargeter.reset(self.model.q_from_joints(q))
+            steps = min(self.cfg.execute_steps, chunk.horizon)
+            for row in chunk.actions[:steps]:
+                result = self.retargeter.step(row, dt=dt)
+                ik_failures += not result.reached
+                names = list(self.model.joint_names)
+                values = [result.joints]
+                if result.hand is not None:
+                    names += hand_names
+                    values.append(result.hand)
+                self.env.set_position_targets(names, np.concatenate(values))
+                self.env.step(n_sub)
+                success = bool(spec.success(self.env, inst))
+                if success or self.env.time - t0 >= limit - 1e-9:
+                    break
+        return EpisodeResult(
+            task=spec.name, split=spec.split, seed=seed, instruction=inst.instruction,
+            success=success, duration=self.env.time - t0,
+            wall_s=time.perf_counter() - start_wall, times=np.asarray(times),
+            features=np.asarray(feats, dtype=np.float32),
+            chunks=np.asarray(chunks, dtype=np.float32).reshape(
+                len(chunks), self.meta.horizon, self.meta.action_dim),
+            done=np.asarray(done, dtype=bool), ik_failures=ik_failures)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def evaluate(policy: Policy, tasks: Sequence[str], cfg: EvalConfig | None = None,
+             progress: Callable[[EpisodeResult], None] | None = None) -> list[TaskSummary]:
+    """`cfg.episodes` closed-loop episodes of every task (seeds cfg.seed, cfg.seed + 1, …)."""
+    cfg = cfg or EvalConfig()
+    loop = ClosedLoop(policy, cfg)
+    out = []
+    try:
+        from vla_ros.sim.tasks import get_task
+
+        for task in tasks:
+            summary = TaskSummary(task, get_task(task).split)
+            for i in range(cfg.episodes):
+                result = loop.episode(task, cfg.seed + i)
+                summary.results.append(result)
+                if progress is not None:
+                    progress(result)
+            out.append(summary)
+    finally:
+        loop.close()
+    return out
+
+
+def markdown_table(summaries: Sequence[TaskSummary], title: str = "") -> str:
+    """Per-task success rate, episode length and inference count, with a total row."""
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| task | split | episodes | successes | success rate | mean sim s "
+              "| chunks/episode |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    all_results = []
+    for s in summaries:
+        all_results += s.results
+        lines.append(_row(s.task, s.split, s.results))
+    if len(summaries) > 1:
+        splits = sorted({s.split for s in summaries})
+        lines.append(_row("**all**", "/".join(splits), all_results))
+    return "\n".join(lines) + "\n"
+
+
+def _row(name: str, split: str, results: Sequence[EpisodeResult]) -> str:
+    n = len(results)
+    k = sum(r.success for r in results)
+    dur = np.mean([r.duration for r in results]) if results else 0.0
+    inf = np.mean([r.inferences for r in results]) if results else 0.0
+    return (f"| {name} | {split} | {n} | {k} | {k / max(n, 1):.0%} | {dur:.1f} | "
+            f"{inf:.1f} |")
