@@ -128,6 +128,9 @@ class FailureDetectorNode(Node):
                 self.fail_safe("features arrive but no detector checkpoint is configured")
             else:
                 self.diag.count("unmonitored_steps")
+                if self.diag.counters["unmonitored_steps"] % 100 == 1:
+                    self.diag.report("detector", ERROR, "features arrive but no detector "
+                                     "checkpoint is configured: detection OFF")
             return
         try:
             array, labels = multiarray_to_array(msg)
