@@ -376,7 +376,12 @@ def collect(root: str | Path, config: CollectConfig,
     number of finished episodes (for other front ends).
     """
     from vla_ros.data.recorder import check_dataset_folder
+    from vla_ros.sim.robots import UnknownRobotError, get_robot
 
+    try:
+        get_robot(config.robot)
+    except UnknownRobotError as exc:
+        raise CollectError(str(exc)) from None
     root = Path(root)
     check_dataset_folder(root)  # refuse a foreign folder before minutes of simulation
     jobs = plan_jobs(config)
