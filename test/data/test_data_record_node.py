@@ -46,8 +46,8 @@ class Probe:
         self.image_size = (H, W)
         n.create_timer(0.02, self.publish_state)
         n.create_timer(0.05, self.publish_image)
-        n.create_timer(0.04, self.publish_arm)
-        n.create_timer(0.2, self.publish_gripper)
+        self.arm_timer = n.create_timer(0.04, self.publish_arm)
+        self.gripper_timer = n.create_timer(0.2, self.publish_gripper)
 
     def t(self) -> float:
         return self.node.get_clock().now().nanoseconds * 1e-9
@@ -82,7 +82,8 @@ class Probe:
 def make(tmp_path, **params):
     ctx = LocalContext(sim_time=True)
     overrides = {"dataset": str(tmp_path / "ds"), "fps": FPS, "cameras": ["front"],
-                 "image_width": W, "image_height": H, "state_joints": JOINTS, **params}
+                 "image_width": W, "image_height": H, "state_joints": JOINTS,
+                 "robot": "testbot", **params}
     node = RecorderNode(context=ctx, parameter_overrides=overrides)
     return ctx, node, Probe(ctx)
 
@@ -187,3 +188,27 @@ def test_refuses_a_dataset_recorded_at_another_fps_at_startup(tmp_path):
     ctx.shutdown()
     with pytest.raises(IncompatibleDatasetError, match="fps 10"):
         make(tmp_path, fps=15)
+
+
+def test_an_idle_gripper_holds_its_position_and_an_idle_arm_its_last_target(tmp_path):
+    controllers = tmp_path / "controllers.yaml"
+    controllers.write_text("controller_manager:\n  ros__parameters:\n    update_rate: 100\n"
+                           "arm_controller:\n  ros__parameters:\n    joints: [j1, j2]\n"
+                           "gripper_controller:\n  ros__parameters:\n    joints: [j3]\n")
+    ctx, node, probe = make(tmp_path, task="reach", controllers_file=str(controllers))
+    probe.gripper_timer.cancel()  # the operator never touches the gripper
+    ctx.spin_for(0.5)
+    assert probe.call(ctx, "start_episode").success
+    t_start = probe.t()
+    ctx.spin_for(1.0)
+    probe.arm_timer.cancel()  # the arm stops being commanded half-way
+    ctx.spin_for(1.0)
+    stop = probe.call(ctx, "stop_episode")
+    assert stop.success and "0 ticks skipped" in stop.message, stop.message
+    ctx.shutdown()
+    ep = DatasetReader(tmp_path / "ds").episode(0)
+    assert DatasetReader(tmp_path / "ds").action_names == ["j1", "j2", "j3"]
+    np.testing.assert_allclose(ep.actions[:, 2], state_at(t_start)[2], atol=0.01)
+    n = len(ep.actions)
+    assert np.all(ep.actions[n // 2 + 2:, 0] == ep.actions[-1, 0])  # held last arm target
+    assert ep.actions[1, 0] < ep.actions[n // 2 - 2, 0]

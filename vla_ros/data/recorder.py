@@ -4,7 +4,8 @@ Sensors publish at their own rates and with their own latencies, but a LeRobot v
 must have frame i at exactly i/fps (the video is looked up by timestamp). So the recorder
 does not write messages as they come: it keeps a short history per stream and, for each
 tick of the episode's grid (start + k/fps), takes every stream's newest sample stamped at
-or before the tick ("latest before tick"). A tick is resolved only `latency_s` after it
+or before the tick ("latest before tick"). Commanded set-points (`hold_streams`) hold
+until replaced; observations go stale. A tick is resolved only `latency_s` after it
 passed, so samples that arrive a little late still count. A stream whose newest sample is
 older than `max_age_s` at a tick makes that tick *stale*: the frame is skipped and counted
 per stream. Too many skipped frames (a fraction of the episode, or a gap longer than
@@ -62,6 +63,9 @@ class RecorderConfig:
     max_skip_fraction: float = 0.1  # more skipped ticks than this -> discard at stop
     max_gap_s: float = 1.0  # this long without a complete frame -> discard at once
     history_s: float = 2.0  # samples kept per stream (bounds memory; >= max_age + latency)
+    # Streams whose last sample holds until replaced, however old (commanded set-points:
+    # a controller keeps its last target, so an idle operator is not a stale stream).
+    hold_streams: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if int(self.fps) != self.fps or self.fps <= 0:
@@ -73,6 +77,9 @@ class RecorderConfig:
             raise ValueError(f"action streams {sorted(clash)} clash with state/image streams")
         if self.latency_s < 0 or self.max_gap_s <= 0 or not 0 <= self.max_skip_fraction <= 1:
             raise ValueError("latency_s >= 0, max_gap_s > 0 and max_skip_fraction in [0, 1]")
+        unknown = set(self.hold_streams) - set(self.streams)
+        if unknown:
+            raise ValueError(f"hold_streams {sorted(unknown)} are not streams {self.streams}")
         if self.age_limit <= 0:
             raise ValueError(f"max_age_s must be > 0, got {self.max_age_s}")
 
@@ -242,9 +249,11 @@ class EpisodeRecorder:
     def _resolve(self, ep: _Active, t: float) -> None:
         samples: dict[str, Any] = {}
         stale = []
+        hold = self.config.hold_streams
         for stream, history in self._history.items():
             got = history.latest_before(t)
-            if got is None or t - got[0] > self.config.age_limit + 1e-9:
+            limit = math.inf if stream in hold else self.config.age_limit
+            if got is None or t - got[0] > limit + 1e-9:
                 stale.append(stream)
             else:
                 samples[stream] = got[1]

@@ -61,6 +61,11 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
                            "names of the first joint_states message"),
     "action_source": ("trajectory", "trajectory | chunk | twist"),
     "action_topics": ([""], "action topics; [''] = the source's defaults"),
+    "action_hold": (True, "an action holds until the next one (set-points); false: actions "
+                          "go stale like observations"),
+    "controllers_file": ("", "ros2_control YAML naming each controller's joints (trajectory "
+                             "actions of a controller never commanded yet start at its joints' "
+                             "positions); '' = config/controllers/<robot>_controllers.yaml"),
     "task": ("", "task text of every episode; '' = the latest `instruction` message"),
     "bag": ("", "also write the recorded topics to this rosbag2 MCAP folder (local backend)"),
     "max_age": (0.0, "s; a stream older than this at a tick skips the frame (0 = 3/fps)"),
@@ -97,6 +102,11 @@ class RecorderNode(Node):
         self.action_topics = topics
         self.action_names: dict[str, list[str] | None] = {
             t: (list(TWIST_NAMES) if source == "twist" else None) for t in topics}
+        if source == "trajectory":
+            joints = self._controller_joints(str(v["controllers_file"]))
+            for t in topics:
+                self.action_names[t] = joints.get(t.rpartition("/joint_trajectory")[0])
+        self._last_joint_state: tuple[float, list[str], np.ndarray] | None = None
         self.task_param = str(v["task"])
         self.instruction = ""
         if self.fps <= 0 or min(self.size) <= 0:
@@ -107,7 +117,8 @@ class RecorderNode(Node):
             fps=self.fps, cameras=tuple(self.cameras),
             action_streams=tuple(f"action:{t}" for t in topics),
             max_age_s=max_age if max_age > 0 else None, latency_s=float(v["latency"]),
-            max_skip_fraction=float(v["max_skip_fraction"]), max_gap_s=float(v["max_gap"])))
+            max_skip_fraction=float(v["max_skip_fraction"]), max_gap_s=float(v["max_gap"]),
+            hold_streams=tuple(f"action:{t}" for t in topics) if v["action_hold"] else ()))
         self.writer = None
         self.diag = Diagnostics(self, hardware_id=f"dataset:{self.root}")
         self.bag = None
@@ -155,6 +166,41 @@ class RecorderNode(Node):
 
             raise IncompatibleDatasetError(
                 f"{self.root}: cannot append, the dataset has " + "; ".join(problems))
+
+    def _controller_joints(self, path: str) -> dict[str, list[str]]:
+        """controller -> joints from a ros2_control YAML ({} when there is none)."""
+        import yaml
+
+        from vla_ros.assets import share_dir
+
+        file = Path(path) if path else (
+            share_dir() / "config" / "controllers" / f"{self.robot}_controllers.yaml")
+        if not file.is_file():
+            if path:
+                raise ValueError(f"{self.get_name()}: controllers_file {file} does not exist")
+            return {}
+        data = yaml.safe_load(file.read_text()) or {}
+        out = {}
+        for name, entry in data.items():
+            joints = (entry or {}).get("ros__parameters", {}).get("joints") \
+                if isinstance(entry, dict) else None
+            if name != "controller_manager" and isinstance(joints, list):
+                out[name] = [str(j) for j in joints]
+        return out
+
+    def _seed_idle_controllers(self, now: float) -> None:
+        """A controller that was never commanded holds its joints where they are: use the
+        latest joint_states as its action until its first trajectory arrives."""
+        if self.action_source != "trajectory" or self._last_joint_state is None:
+            return
+        stamp, names, position = self._last_joint_state
+        for topic in self.action_topics:
+            stream, joints = f"action:{topic}", self.action_names[topic]
+            if joints and not self.recorder.has_sample(stream):
+                try:
+                    self.recorder.push(stream, stamp, select(names, position, joints, topic))
+                except RecorderError as exc:
+                    self.diag.reject("action", f"cannot seed {topic}: {exc}")
 
     def _open_writer(self):
         from vla_ros.data import DatasetWriter
@@ -204,7 +250,9 @@ class RecorderNode(Node):
             return self.diag.reject("joint_states", str(exc))
         if not np.all(np.isfinite(q)):
             return self.diag.reject("joint_states", "non-finite joint positions")
-        self.recorder.push(STATE, self._stamp(msg.header), q)
+        stamp = self._stamp(msg.header)
+        self._last_joint_state = (stamp, names, np.asarray(msg.position, float))
+        self.recorder.push(STATE, stamp, q)
 
     def _on_image(self, camera: str, topic: str, msg: Any) -> None:
         self._tee(topic, msg)
@@ -288,6 +336,7 @@ class RecorderNode(Node):
         task = self.task_param or self.instruction
         try:
             self.recorder.start(task, self._now())
+            self._seed_idle_controllers(self._now())
         except RecorderError as exc:
             response.success, response.message = False, str(exc)
             return response
