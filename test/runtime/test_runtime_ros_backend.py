@@ -99,3 +99,48 @@ def test_trigger_service_on_rclpy():
         assert future.done() and future.result().success
     finally:
         ctx.shutdown()
+
+
+@needs_rclpy
+def test_parameters_on_rclpy_types_read_only_and_callbacks():
+    from vla_ros.runtime import Node
+    from vla_ros.runtime.parameters import Parameter, ParameterDescriptor, SetParametersResult
+    from vla_ros.runtime.ros import RosContext
+
+    ctx = RosContext(args=[])
+    try:
+        node = Node("params", context=ctx, parameter_overrides={"rate_hz": 25.0})
+        assert node.declare_parameter("rate_hz", 10.0).value == 25.0
+        node.declare_parameter("robot", "panda", ParameterDescriptor(read_only=True))
+        node.declare_parameter("gains", [1.0, 2.0])
+        node.add_on_set_parameters_callback(
+            lambda ps: SetParametersResult(successful=all(
+                p.name != "gains" or len(p.value) == 2 for p in ps), reason="two gains"))
+        assert not node.set_parameters([Parameter("robot", value="so101")])[0].successful
+        assert not node.set_parameters([Parameter("gains", value=[1.0])])[0].successful
+        assert node.set_parameters([Parameter("gains", value=[3.0, 4.0])])[0].successful
+        assert list(node.get_parameter("gains").value) == [3.0, 4.0]
+    finally:
+        ctx.shutdown()
+
+
+@needs_rclpy
+def test_halt_path_on_rclpy_empty_trajectory_reaches_the_controller_topic():
+    from vla_ros.nodes.retarget_node import RetargetNode
+    from vla_ros.runtime import LATCHED, Node, msgs
+    from vla_ros.runtime.ros import RosContext
+
+    ctx = RosContext(args=[])
+    try:
+        RetargetNode(context=ctx)
+        probe = Node("probe", context=ctx)
+        got = []
+        probe.create_subscription(msgs.JointTrajectory, "arm_controller/joint_trajectory",
+                                  got.append, 10)
+        halt = probe.create_publisher(msgs.Bool, "safety/halt", LATCHED)
+        ctx.spin_for(0.3)
+        halt.publish(msgs.Bool(data=True))
+        ctx.spin_for(0.5)
+        assert got and len(got[-1].points) == 0  # the empty trajectory stops a JTC
+    finally:
+        ctx.shutdown()
