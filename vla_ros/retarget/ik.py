@@ -39,6 +39,12 @@ FIRST_ATTEMPT_STEPS = 20
 """Steps the first attempt (from the caller's q0) may take before a restart..."""
 ATTEMPT_STEPS = 10
 """...and each restart: a restart that converges at all does so in about 5 steps."""
+FAST_DECREASE = 0.25
+"""An attempt past its step cap goes on while its last step cut the cost at least this much."""
+STATIONARY = 0.99
+"""A restarted attempt gives up at once when the QP predicts less than 1 % cost decrease:
+a joint limit holds q at a local minimum. Not the first attempt: callers warm-start it
+near their previous solution and expect the answer to stay near it."""
 LINE_SEARCH = (1.0, 0.5, 0.25)
 """Step fractions tried in turn until the task cost falls; if none does, q stays."""
 LM_DOWN, LM_UP, LM_MIN, LM_MAX = 0.25, 4.0, 1e-4, 1.0
@@ -421,7 +427,7 @@ class PoseIK:
         cost = problem.cost(q)  # also leaves the kinematics at q for the step below
         best_cost, best_q = cost, q.copy()
         ref, since, flipped, n_restarts = cost, 0, False, 0
-        lam, attempt, cap = 0.0, 0, FIRST_ATTEMPT_STEPS
+        lam, attempt, cap, fast = 0.0, 0, FIRST_ATTEMPT_STEPS, False
         for k in range(max_steps + 1):
             pos_err, rot_err = self._errors_now()
             if pos_err <= tol_pos and rot_err <= tol_rot and self._extra_tasks_settled():
@@ -429,18 +435,20 @@ class PoseIK:
             if k == max_steps:
                 break
             attempt += 1
-            if restarts and (since >= STALL_STEPS or attempt > cap):
+            if restarts and (since >= STALL_STEPS or (attempt > cap and not fast)):
                 attempt, cap = 1, ATTEMPT_STEPS
                 seed = None if flipped else self._flip_seed(q)
-                flipped = seed is not None
+                flipped = True  # one flip per solve: it rarely helps twice
                 if seed is None:
                     seed = self._table_seed(n_restarts)
                     n_restarts += 1
                 q = seed
                 cost = problem.cost(q)
-                ref, since, lam = cost, 0, 0.0
+                ref, since, lam, fast = cost, 0, 0.0, False
             dq = problem.solve(q, dt, extra_damping=lam, update=False)
-            full_step = False
+            if flipped and problem.predicted_ratio(dq) > STATIONARY:
+                since = STALL_STEPS  # stuck at a constrained local minimum: restart next
+            full_step, before = False, cost
             for alpha in LINE_SEARCH:
                 trial = integrate(self.robot, q, dq if alpha == 1.0 else alpha * dq)
                 trial_cost = problem.cost(trial)
@@ -450,6 +458,7 @@ class PoseIK:
             else:  # no descent along this step: stay (counts towards a stall)
                 problem.cost(q)
             lam = lam * LM_DOWN if full_step else min(max(lam * LM_UP, LM_MIN), LM_MAX)
+            fast = cost < FAST_DECREASE * before
             if cost < best_cost:
                 best_cost, best_q = cost, q.copy()
             if cost < STALL_DECREASE * ref:
