@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 
+from vla_ros.assets import PACKAGE_ROOT
 from vla_ros.data import DatasetReader, NotADatasetError
 from vla_ros.data.collect import (
     FAILURE_ACTIVE_KEY,
@@ -37,7 +39,11 @@ def test_parallel_collect_writes_a_valid_dataset_the_trainer_can_read(tmp_path):
     assert reader.num_episodes == 4 == summary.written
     assert reader.fps == 20 and reader.cameras == ["scene"]
     assert reader.state_names[:7] == [f"panda_joint{i}" for i in range(1, 8)]
-    assert len(set(reader.action_names)) == len(reader.action_names)  # no repeated joints
+    # the action space is what the arm and gripper controllers take (what teleop records)
+    controllers = yaml.safe_load((PACKAGE_ROOT / "config" / "controllers" /
+                                  "panda_controllers.yaml").read_text())
+    assert reader.action_names == (controllers["arm_controller"]["ros__parameters"]["joints"]
+                                   + controllers["gripper_controller"]["ros__parameters"]["joints"])
     plan = plan_jobs(tiny(failures=0.5, keep_failures=True))
     codes = failure_codes()
     for i, job in enumerate(plan):

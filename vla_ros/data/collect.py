@@ -241,24 +241,30 @@ def run_jobs(config: CollectConfig, jobs: Sequence[EpisodeJob]) -> Iterator[Epis
 
 
 # ------------------------------------------------------------------------- writing
-def _dedupe(names: Sequence[str]) -> list[int]:
-    """Column indices keeping the first occurrence of every name."""
+def _action_columns(rollout: Any) -> list[int]:
+    """Columns of the expert's joint targets that a controller takes: each joint once, and
+    no mimic followers (the Panda's second finger follows the first), so the action space
+    equals what the retarget node commands through the arm and gripper controllers."""
+    from vla_ros.sim.robots import get_robot
+
+    followers = set(get_robot(rollout.robot).mimic)
     seen: dict[str, int] = {}
-    for i, n in enumerate(names):
-        seen.setdefault(n, i)
+    for i, n in enumerate(rollout.action_joint_names):
+        if n not in followers:
+            seen.setdefault(n, i)
     return list(seen.values())
 
 
 def action_names(rollout: Any, space: str) -> list[str]:
     if space == "ee":
         return list(EE_ACTION_NAMES)
-    return [rollout.action_joint_names[i] for i in _dedupe(rollout.action_joint_names)]
+    return [rollout.action_joint_names[i] for i in _action_columns(rollout)]
 
 
 def actions(rollout: Any, space: str) -> np.ndarray:
     if space == "ee":
         return np.asarray(rollout.action_ee)
-    return np.asarray(rollout.action_joints)[:, _dedupe(rollout.action_joint_names)]
+    return np.asarray(rollout.action_joints)[:, _action_columns(rollout)]
 
 
 def open_writer(root: Path, config: CollectConfig, rollout: Any):
