@@ -128,3 +128,12 @@ def test_cli_trains_on_a_lerobot_v3_dataset(tmp_path: Path, capsys):
                              str(tmp_path / "o2"), "--quiet"])
     assert bad.func(bad) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_time_budget_stops_training_and_still_saves(tmp_path):
+    src = SyntheticEpisodes(num_episodes=3, length=8)
+    result = train_policy(src, tmp_path / "ck", tiny_train(steps=100_000, time_budget_s=1.0))
+    assert 0 < len(result.losses) < 100_000
+    assert result.seconds < 10
+    assert (tmp_path / "ck" / "model.safetensors").is_file()
+    assert (tmp_path / "ck" / "loss_curve.png").stat().st_size > 1000

@@ -29,12 +29,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"),
                    help="model image size (default: the dataset's, capped at 128 px)")
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-clock budget: stop by then, learning rate annealed to fit")
     p.add_argument("--preset", default="default",
-                   help="architecture preset: default | tiny | transformer")
+                   help="architecture preset: default | small | tiny | transformer")
     p.add_argument("--model", default="{}", metavar="JSON",
                    help='architecture overrides, e.g. \'{"width": 128, "trunk": "transformer"}\'')
     p.add_argument("--text-encoder", default="minilm", choices=["minilm", "hash"],
                    help="instruction encoder (minilm: frozen all-MiniLM-L6-v2)")
+    p.add_argument("--eval-every", type=int, default=100,
+                   help="validation loss every N steps (on held-out episodes)")
     p.add_argument("--no-augment", action="store_true", help="turn image augmentation off")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0,
@@ -65,6 +69,8 @@ def main(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, horizon=args.horizon,
         image_size=tuple(args.image_size) if args.image_size else None, device=args.device,
         text_encoder=args.text_encoder, augment=not args.no_augment, seed=args.seed,
+        eval_every=args.eval_every,
+        time_budget_s=None if args.max_minutes is None else 60.0 * args.max_minutes,
         progress=not args.quiet, model={**PRESETS[args.preset], **overrides},
     )
     from vla_ros.data.errors import DatasetError

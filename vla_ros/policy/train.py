@@ -50,7 +50,9 @@ class TrainConfig:
     augment: bool = True
     val_fraction: float = 0.1  # episodes held out for a validation loss (if >= 5 episodes)
     eval_every: int = 100
+    val_samples: int = 1024  # validation frames evaluated (evenly spaced), bounding its cost
     device: str = "cpu"
+    time_budget_s: float | None = None  # stop (and anneal the learning rate) by wall clock
     seed: int = 0
     progress: bool = True
     model: dict[str, Any] = field(default_factory=dict)  # VLAConfig overrides (width, trunk…)
@@ -142,7 +144,7 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
 
     model = VLANet(vla_cfg).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _cosine(cfg.warmup_steps, cfg.steps))
+    factor = _cosine(cfg.warmup_steps, cfg.steps)
     losses: list[float] = []
     val_losses: list[tuple[int, float]] = []
     start = time.perf_counter()
@@ -150,6 +152,15 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
     bar = _progress(cfg)
     try:
         for step in range(cfg.steps):
+            elapsed = time.perf_counter() - start
+            if cfg.time_budget_s is not None and elapsed >= cfg.time_budget_s:
+                break  # the schedule below has annealed already
+            # progress: steps or wall clock, whichever budget runs out first
+            progress = step / cfg.steps
+            if cfg.time_budget_s is not None and step >= cfg.warmup_steps:
+                progress = max(progress, elapsed / cfg.time_budget_s)
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * factor(step, progress)
             model.train()
             batch = train.batch(rng.integers(0, len(train), size=cfg.batch_size), normalizer,
                                 text_table, device)
@@ -160,10 +171,10 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
-            schedule.step()
             losses.append(float(loss.detach()))
-            if val is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):
-                val_losses.append((step + 1, evaluate(model, val, normalizer, text_table, device)))
+            if val is not None and (step + 1) % cfg.eval_every == 0:
+                val_losses.append((step + 1, evaluate(model, val, normalizer, text_table, device,
+                                                           limit=cfg.val_samples)))
             if bar is not None:
                 bar.update(1)
                 if step % 10 == 0 or step + 1 == cfg.steps:
@@ -177,6 +188,9 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
         if bar is not None:
             bar.close()
     seconds = time.perf_counter() - start
+    if val is not None and losses and (not val_losses or val_losses[-1][0] != len(losses)):
+        val_losses.append((len(losses), evaluate(model, val, normalizer, text_table, device,
+                                                 limit=cfg.val_samples)))
     if not losses:
         raise PolicyConfigError("training was interrupted before the first step")
     out = Path(out_dir)
@@ -198,12 +212,16 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
 
 @torch.no_grad()
 def evaluate(model: VLANet, samples: ChunkSamples, normalizer, text_table: torch.Tensor,
-             device: torch.device, batch_size: int = 256) -> float:
-    """Mean chunk loss over every sample (no augmentation, dropout off)."""
+             device: torch.device, batch_size: int = 256, limit: int | None = None) -> float:
+    """Mean chunk loss over the samples (at most `limit`, evenly spaced; no augmentation,
+    dropout off)."""
     model.eval()
     total, count = 0.0, 0
-    for begin in range(0, len(samples), batch_size):
-        idx = np.arange(begin, min(begin + batch_size, len(samples)))
+    chosen = np.arange(len(samples))
+    if limit is not None and len(chosen) > limit:
+        chosen = np.linspace(0, len(samples) - 1, limit).round().astype(np.int64)
+    for begin in range(0, len(chosen), batch_size):
+        idx = chosen[begin:begin + batch_size]
         batch = samples.batch(idx, normalizer, text_table, device)
         pred, _ = model(batch["images"], batch["state"], batch["text"])
         total += float(chunk_loss(pred, batch["actions"], batch["pad"])) * len(idx)
@@ -247,11 +265,16 @@ def _reindex(samples: ChunkSamples, tasks: list[str]) -> np.ndarray:
 
 
 def _cosine(warmup: int, total: int):
-    def factor(step: int) -> float:
+    """Linear warm-up over `warmup` steps, then cosine from 1 to 0.05 over `progress`."""
+
+    def factor(step: int, progress: float | None = None) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        if progress is None:
+            progress = step / max(1, total)
+        span = 1.0 - warmup / max(1, total)
+        rest = (progress - warmup / max(1, total)) / max(span, 1e-9)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(max(rest, 0.0), 1.0)))
 
     return factor
 
