@@ -51,7 +51,7 @@ class EpisodeResult:
 class EvalConfig:
     robot: str = "panda"
     episodes: int = 5  # per task
-    seed: int = 1000  # first layout seed (demos use seeds < 100 000 * k + 10 000)
+    seed: int = 500_000  # first layout seed; the demo script uses seeds < 100 000
     execute_steps: int = 8  # actions executed per chunk before inferring again
     render_size: tuple[int, int] = (128, 128)  # what mujoco_sim/perception publish (h, w)
     max_seconds: float | None = None  # cap on the task's time limit
