@@ -140,6 +140,15 @@ def test_injected_faults_corrupt_frames_and_shove_the_target_after_onset():
     ctx.shutdown()
 
 
+def test_camera_drop_probability_drops_that_fraction_of_frames(rig):
+    ctx, sim, _, _, got = rig
+    sim.set_parameters([Parameter("camera_drop_probability", value=0.5)])
+    before = len(got["img"])
+    ctx.spin_for(4.0)  # 40 frames at 10 Hz
+    published = len(got["img"]) - before
+    assert 8 <= published <= 32 and sim.frames_dropped > 0
+
+
 def test_bad_controllers_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text("controller_manager:\n  ros__parameters:\n    arm:\n"

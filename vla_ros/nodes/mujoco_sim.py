@@ -80,6 +80,10 @@ class MujocoSim(Node):
         # Fault injection for demos and detector tests (read at each reset).
         self.declare_parameter("fault", "")
         self.declare_parameter("fault_onset_s", 2.0)
+        # Fraction of camera frames not published (a flaky camera link); changeable live.
+        self.declare_parameter("camera_drop_probability", 0.0)
+        self._drop_rng = np.random.default_rng(self.seed)
+        self.frames_dropped = 0
 
         self.env = SimEnv(self.robot_name)
         unknown = [c for c in self.cameras if c not in self.env.camera_names]
@@ -221,7 +225,11 @@ class MujocoSim(Node):
         return get_task(self.instance.task).success(self.env, self.instance)
 
     def _publish_cameras(self, stamp) -> None:
+        drop = self.get_parameter("camera_drop_probability").value
         for camera in self.cameras:
+            if drop > 0.0 and self._drop_rng.random() < drop:
+                self.frames_dropped += 1
+                continue
             frame = self.env.render(camera, self.width, self.height)
             if self.fault is not None:
                 frame = self.fault.corrupt(frame, self.env.time)
