@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--policy", default="",
                    help="checkpoint folder (builtin) or policy source; '' = checkpoints/default")
-    p.add_argument("--policy-type", default="builtin", help="builtin | remote | lerobot")
+    p.add_argument("--policy-type", default="builtin",
+                   help="builtin | remote | lerobot | expert (the scripted experts: ceiling)")
     p.add_argument("--policy-args", default="{}", metavar="JSON",
                    help="extra policy options as a JSON object")
     p.add_argument("--tasks", default="seen",
@@ -55,7 +56,7 @@ def resolve_tasks(spec: str) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from vla_ros.policy.errors import PolicyConfigError
-    from vla_ros.policy.evaluate import EvalConfig, evaluate, markdown_table
+    from vla_ros.policy.evaluate import EvalConfig, evaluate, expert_baseline, markdown_table
     from vla_ros.policy.registry import make_policy
 
     if args.threads > 0:
@@ -68,14 +69,16 @@ def main(args: argparse.Namespace) -> int:
         options = json.loads(args.policy_args)
     except json.JSONDecodeError as exc:
         raise PolicyConfigError(f"--policy-args is not JSON: {exc}") from None
-    if args.policy:
-        options.setdefault("checkpoint", args.policy)
-    if args.policy_type == "builtin":
-        options.setdefault("device", args.device)
-    policy = make_policy(args.policy_type, **options)
     tasks = resolve_tasks(args.tasks)
     cfg = EvalConfig(robot=args.robot, episodes=args.episodes, seed=args.seed,
                      execute_steps=args.execute_steps, max_seconds=args.max_seconds)
+    policy = None
+    if args.policy_type != "expert":
+        if args.policy:
+            options.setdefault("checkpoint", args.policy)
+        if args.policy_type == "builtin":
+            options.setdefault("device", args.device)
+        policy = make_policy(args.policy_type, **options)
 
     def report(r) -> None:
         if not args.quiet:
@@ -83,7 +86,10 @@ def main(args: argparse.Namespace) -> int:
                   f"({r.duration:.1f} s sim, {r.inferences} chunks, {r.wall_s:.1f} s wall)",
                   file=sys.stderr, flush=True)
 
-    summaries = evaluate(policy, tasks, cfg, progress=report)
+    if policy is None:
+        summaries = expert_baseline(tasks, cfg, progress=report)
+    else:
+        summaries = evaluate(policy, tasks, cfg, progress=report)
     source = str(getattr(policy, "checkpoint_path", "") or args.policy or args.policy_type)
     table = markdown_table(summaries, f"{source}: {args.tasks}, {args.episodes} episodes/task")
     print(table)
@@ -99,8 +105,10 @@ def main(args: argparse.Namespace) -> int:
                       "ik_failures": r.ik_failures} for r in results],
         "success_rate": {s.task: s.rate for s in summaries},
     }, indent=1))
-    rollouts_path = save_rollouts(args.out / "rollouts.npz", results, source)
-    print(f"results: {args.out / 'eval.md'}, {args.out / 'eval.json'}, {rollouts_path}")
+    written = [str(args.out / "eval.md"), str(args.out / "eval.json")]
+    if any(r.inferences for r in results):
+        written.append(str(save_rollouts(args.out / "rollouts.npz", results, source)))
+    print(f"results: {', '.join(written)}")
     return 0
 
 

@@ -196,6 +196,40 @@ def evaluate(policy: Policy, tasks: Sequence[str], cfg: EvalConfig | None = None
     return out
 
 
+def expert_baseline(tasks: Sequence[str], cfg: EvalConfig | None = None,
+                    progress: Callable[[EpisodeResult], None] | None = None
+                    ) -> list[TaskSummary]:
+    """The scripted experts on the same layouts: the ceiling a cloned policy aims for."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from vla_ros.sim.env import SimEnv
+    from vla_ros.sim.rollout import run_expert_episode
+    from vla_ros.sim.tasks import get_task
+
+    cfg = cfg or EvalConfig()
+    env = SimEnv(cfg.robot)
+    out = []
+    try:
+        for task in tasks:
+            summary = TaskSummary(task, get_task(task).split)
+            for i in range(cfg.episodes):
+                start = time.perf_counter()
+                roll = run_expert_episode(env, task, cfg.seed + i)
+                empty = np.zeros((0,))
+                result = EpisodeResult(
+                    task=roll.task, split=roll.split, seed=roll.seed,
+                    instruction=roll.instruction, success=roll.success,
+                    duration=roll.duration, wall_s=time.perf_counter() - start, times=empty,
+                    features=np.zeros((0, 0), np.float32), chunks=np.zeros((0, 0, 0)),
+                    done=np.zeros(0, bool))
+                summary.results.append(result)
+                if progress is not None:
+                    progress(result)
+            out.append(summary)
+    finally:
+        env.close()
+    return out
+
+
 def markdown_table(summaries: Sequence[TaskSummary], title: str = "") -> str:
     """Per-task success rate, episode length and inference count, with a total row."""
     lines = [f"### {title}", ""] if title else []
