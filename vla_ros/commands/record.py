@@ -100,6 +100,7 @@ def record_with_nodes(args: argparse.Namespace) -> int:
     from vla_ros.data.errors import DatasetError
     from vla_ros.runtime import Node, msgs
     from vla_ros.runtime.entry import configure_logging
+    from vla_ros.runtime.launch import LaunchError
     from vla_ros.runtime.launcher import launch_local
     from vla_ros.runtime.local import LocalContext
     from vla_ros.sim.tasks import get_task
@@ -116,7 +117,7 @@ def record_with_nodes(args: argparse.Namespace) -> int:
     with LocalContext(sim_time=True, real_time_factor=rtf, isolate_crashes=True) as ctx:
         try:
             launch_local(find_launch_file("teleop_record.launch.xml"), launch_args, ctx)
-        except DatasetError as exc:
+        except (DatasetError, LaunchError) as exc:  # wrong dataset folder, no terminal, ...
             print(f"vla-ros record: {exc}", file=sys.stderr)
             return 2
         probe = Node("record_operator", context=ctx)
