@@ -17,6 +17,7 @@ import copy
 import os
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +25,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco  # noqa: E402  (MUJOCO_GL must be set before the import)
 
 from vla_ros.assets import example_robot_urdf  # noqa: E402
+from vla_ros.sim.meshes import decimate, read_stl  # noqa: E402
 from vla_ros.sim.robots import RobotSpec, get_robot  # noqa: E402
 from vla_ros.sim.urdf import JointLimits, mujoco_urdf_xml, parse_joint_limits  # noqa: E402
 
@@ -105,10 +107,37 @@ def look_at_quat(forward, up) -> np.ndarray:
     return quat
 
 
+MAX_MESH_FACES = 1200
+"""Robot meshes above this many triangles are decimated (see `vla_ros.sim.meshes`)."""
+
+
+def _lighten_meshes(spec: mujoco.MjSpec) -> None:
+    """Swap heavy STL meshes for decimated in-memory copies (same name and scale)."""
+    for mesh in spec.meshes:
+        if not mesh.file.lower().endswith(".stl"):
+            continue
+        verts, faces = _decimated(mesh.file)
+        if verts is None:
+            continue
+        mesh.file = ""
+        mesh.uservert = verts.reshape(-1).tolist()
+        mesh.userface = faces.reshape(-1).tolist()
+
+
+@cache
+def _decimated(path: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Decimated mesh of an STL file, or (None, None) when it is light enough."""
+    verts, faces = read_stl(Path(path))
+    if len(faces) <= MAX_MESH_FACES:
+        return None, None
+    return decimate(verts, faces, MAX_MESH_FACES)
+
+
 def _robot_spec(robot: RobotSpec) -> tuple[mujoco.MjSpec, dict[str, JointLimits]]:
     urdf_path = example_robot_urdf(robot.urdf)
     spec = mujoco.MjSpec.from_string(mujoco_urdf_xml(urdf_path))
     limits = parse_joint_limits(urdf_path)
+    _lighten_meshes(spec)
     for geom in spec.geoms:
         geom.contype = ROBOT_BIT
         geom.conaffinity = WORLD_BIT
