@@ -6,12 +6,14 @@ import numpy as np
 
 from vla_ros.cli import main
 from vla_ros.data import DatasetReader
+from vla_ros.runtime.bag import bag_summary
 
 
 def test_record_through_the_teleop_launch_graph(tmp_path, capsys):
     root = tmp_path / "demos"
     code = main(["record", "--dataset", str(root), "--task", "pick_cube", "--episodes", "2",
-                 "--operator", "scripted", "--episode-seconds", "1.5", "--keep-failures"])
+                 "--operator", "scripted", "--episode-seconds", "1.5", "--keep-failures",
+                 "--bag", str(tmp_path / "bag")])
     out = capsys.readouterr().out
     assert code == 0, out
     reader = DatasetReader(root)
@@ -25,6 +27,9 @@ def test_record_through_the_teleop_launch_graph(tmp_path, capsys):
         assert ep.task and ep.frames["scene"].shape == (16, 128, 128, 3)
         assert np.ptp(ep.actions[:, :7], axis=0).max() > 1e-3  # the operator moved the arm
     assert "saved episode 1" in out
+    topics = bag_summary(tmp_path / "bag")  # every topic of the graph, not only the recorded
+    assert {"/joint_states", "/teleop/twist", "/arm_controller/joint_trajectory",
+            "/camera/scene/image_raw"} <= set(topics)
 
 
 def test_failed_graph_episodes_are_dropped_without_keep_failures(tmp_path, capsys):

@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--real-time-factor", type=float, default=None,
                    help="sim speed vs wall clock with the node graph (default 1.0 for human "
                    "operators, as fast as possible for scripted)")
-    p.add_argument("--bag", help="also write the recorded topics to this rosbag2 MCAP folder")
+    p.add_argument("--bag", help="node graph only: also write every topic to this rosbag2 "
+                   "MCAP folder")
     p.add_argument("--workers", type=int, default=None,
                    help="expert only: worker processes (default: CPU count)")
     p.add_argument("--quiet", action="store_true", help="expert only: no progress bar")
@@ -111,10 +112,12 @@ def record_with_nodes(args: argparse.Namespace) -> int:
         rtf = 1.0
     launch_args = {"robot": args.robot, "task": args.task, "seed": str(args.seed),
                    "device": args.operator, "dataset": str(args.dataset),
-                   "fps": str(args.fps or 10), "bag": args.bag or ""}
+                   "fps": str(args.fps or 10)}
     saved = 0
     wall = time.perf_counter()
-    with LocalContext(sim_time=True, real_time_factor=rtf, isolate_crashes=True) as ctx:
+    # --bag tees every topic of the graph (the context's tee), not only the recorded ones
+    with LocalContext(sim_time=True, real_time_factor=rtf, isolate_crashes=True,
+                      bag_path=args.bag) as ctx:
         try:
             launch_local(find_launch_file("teleop_record.launch.xml"), launch_args, ctx)
         except (DatasetError, LaunchError) as exc:  # wrong dataset folder, no terminal, ...
