@@ -16,7 +16,7 @@ def test_one_observed_episode_round_trips(tmp_path):
     from vla_ros.safety.rollouts import load_rollouts, save_rollouts
 
     data = collect(tasks=["cube_in_bin"], episodes=1, failure_rate=1.0, control_hz=4.0,
-                   seed=3)
+                   seed=3, policy_seed=3)
     assert data.policy_id == "builtin-untrained@seed3"
     assert [r.split for r in data] == ["unseen"]
     for r in data:

@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--checkpoint", type=Path,
                    help="built-in VLA checkpoint (default: an untrained one)")
     c.add_argument("--control-hz", type=float, default=10.0, help="inference rate")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="episode/failure draw seed")
+    c.add_argument("--policy-seed", type=int, default=0,
+                   help="init seed of the untrained VLA (same seed = same policy)")
     c.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     c.set_defaults(func=main_collect)
 
@@ -104,6 +106,7 @@ def main_collect(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     data = collect(robot=args.robot, tasks=args.tasks, episodes=args.episodes,
                    failure_rate=args.failure_rate, checkpoint=args.checkpoint, seed=args.seed,
+                   policy_seed=args.policy_seed,
                    control_hz=args.control_hz, progress=lambda m: print(m, flush=True))
     path = save_rollouts(args.out, data)
     fails = sum(r.label for r in data)

@@ -56,9 +56,13 @@ def make_observer_policy(env, checkpoint: Path | None, seed: int, image_size: in
 
 def collect(robot: str = "panda", tasks: Sequence[str] | None = None, episodes: int = 6,
             failure_rate: float = 0.5, checkpoint: Path | None = None, seed: int = 0,
-            control_hz: float = 10.0, image_size: int = 96,
+            policy_seed: int = 0, control_hz: float = 10.0, image_size: int = 96,
             progress: Callable[[str], None] | None = None) -> RolloutSet:
-    """`episodes` per task (seen and unseen tasks of `robot`), one inference per step."""
+    """`episodes` per task (seen and unseen tasks of `robot`), one inference per step.
+
+    `seed` draws episodes and injected failures; `policy_seed` initialises the untrained
+    VLA (keep it fixed to add episodes to the same policy's dataset).
+    """
     from vla_ros.policy.interface import Observation
     from vla_ros.sim.env import SimEnv
     from vla_ros.sim.failures import FAILURE_MODES
@@ -66,7 +70,7 @@ def collect(robot: str = "panda", tasks: Sequence[str] | None = None, episodes: 
     from vla_ros.sim.tasks import get_task, tasks_for_robot
 
     env = SimEnv(robot)
-    policy = make_observer_policy(env, checkpoint, seed, image_size)
+    policy = make_observer_policy(env, checkpoint, policy_seed, image_size)
     meta = policy.metadata
     state_index = [env.joint_names.index(n) for n in meta.state_names]
     rng = np.random.default_rng(seed)
@@ -92,13 +96,13 @@ def collect(robot: str = "panda", tasks: Sequence[str] | None = None, episodes: 
             out.append(Rollout(task, split, bool(ep.success), np.asarray(feats, np.float32),
                                np.asarray(ep.times) - ep.times[0],
                                np.asarray(chunks, np.float32), failure_mode,
-                               f"{task}-{k:03d}",
+                               f"{task}-s{seed}-{k:03d}",
                                {"injected": mode or "", "episode_seed": ep_seed,
                                 "robot": robot}))
             if progress:
                 progress(f"{task} #{k}: {'success' if ep.success else 'failure'} "
                          f"({mode or 'clean'}, {len(ep.times)} steps)")
-    return RolloutSet(out, policy_id_of(checkpoint, seed), f"sim-observed({robot})")
+    return RolloutSet(out, policy_id_of(checkpoint, policy_seed), f"sim-observed({robot})")
 
 
 def collect_to(path: Path, **kwargs) -> Path:
