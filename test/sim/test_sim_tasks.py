@@ -1,0 +1,165 @@
+"""Task registry and every task's success predicate (true and false, objects placed directly)."""
+
+import numpy as np
+import pytest
+
+from vla_ros.sim.env import SimEnv
+from vla_ros.sim.tasks import (
+    SPLITS,
+    TASKS,
+    UnknownTaskError,
+    door_closed,
+    door_open,
+    drawer_closed,
+    drawer_open,
+    get_task,
+    in_bin,
+    in_bowl,
+    in_drawer,
+    lifted,
+    on_pad,
+    stacked,
+    tasks_in_split,
+)
+
+
+@pytest.fixture(scope="module")
+def env():
+    env = SimEnv("panda")
+    yield env
+    env.close()
+
+
+def test_registry_has_enough_tasks_in_both_splits():
+    assert len(TASKS) >= 12
+    seen, unseen = tasks_in_split("seen"), tasks_in_split("unseen")
+    assert seen and unseen and not set(seen) & set(unseen)
+    assert set(seen) | set(unseen) == set(TASKS)
+    for spec in TASKS.values():
+        assert len(spec.instructions) >= 3, spec.name
+        assert spec.time_limit > 0
+
+
+def test_unseen_tasks_hold_out_combinations_never_seen_together():
+    seen = {(t.skill, t.verb, t.target_kind, t.goal_kind) for t in map(get_task,
+                                                                        tasks_in_split("seen"))}
+    for name in tasks_in_split("unseen"):
+        t = get_task(name)
+        assert (t.skill, t.verb, t.target_kind, t.goal_kind) not in seen, name
+
+
+def test_unknown_task_and_split_name_the_choices():
+    with pytest.raises(UnknownTaskError, match="pick_cube"):
+        get_task("pick_the_moon")
+    with pytest.raises(ValueError, match=str(SPLITS)):
+        tasks_in_split("training")
+
+
+def test_instances_vary_with_the_seed_and_name_the_target_colour(env):
+    instructions, positions = set(), []
+    for seed in range(4):
+        inst = env.reset(seed=seed, task="cube_in_bowl")
+        assert inst.colors[inst.target] in inst.instruction
+        assert inst.target in inst.active and "bowl" in inst.active
+        instructions.add(inst.instruction)
+        positions.append(env.object_pose(inst.target)[0])
+    assert len(instructions) > 1
+    assert np.ptp(np.array(positions)[:, :2], axis=0).max() > 0.01
+
+
+# -- predicates ------------------------------------------------------------------------
+
+def _rest_z(env, name):
+    return env.robot.table_top_z + env.scene.objects[name].rest_z
+
+
+def _put(env, name, xy, z=None):
+    env.set_object_pose(name, [xy[0], xy[1], _rest_z(env, name) if z is None else z])
+
+
+def _make_lifted(env, inst, ok):
+    xy = env.object_pose(inst.target)[0][:2]
+    _put(env, inst.target, xy, _rest_z(env, inst.target) + (0.1 if ok else 0.0))
+
+
+def _make_on_pad(env, inst, ok):
+    pad = env.object_pose(inst.goal)[0][:2]
+    _put(env, inst.target, pad if ok else pad + [0.1, 0.0])
+
+
+def _make_stacked(env, inst, ok):
+    base = env.object_pose(inst.goal)[0]
+    h = env.scene.objects[inst.goal].dims["half"]
+    if ok:
+        _put(env, inst.target, base[:2], base[2] + 2 * h)
+    else:
+        _put(env, inst.target, base[:2] + [0.0, 0.08])
+
+
+def _make_in_container(env, inst, ok):
+    pos = env.object_pose(inst.goal)[0]
+    half = env.scene.objects[inst.target].half_height
+    if ok:
+        _put(env, inst.target, pos[:2], pos[2] + 0.012 + half)
+    else:
+        _put(env, inst.target, pos[:2] + [0.0, 0.25])
+
+
+def _make_in_drawer(env, inst, ok):
+    if not ok:
+        return  # the layout starts with the object on the table, in front of the drawer
+    T = env.object_frame("drawer")
+    d = env.scene.objects["drawer_cabinet"].dims
+    half = env.scene.objects[inst.target].half_height
+    p = T[:3, :3] @ np.array([d["inner_hx"], 0.0, 0.01 + half]) + T[:3, 3]
+    env.set_object_pose(inst.target, p)
+
+
+def _make_drawer(env, inst, ok, want_open):
+    travel = env.scene.objects["drawer_cabinet"].dims["travel"]
+    opened = 0.9 * travel
+    env.set_joint_value("drawer_slide", opened if ok == want_open else 0.0)
+
+
+def _make_door(env, inst, ok, want_open):
+    env.set_joint_value("door_hinge", 1.3 if ok == want_open else 0.0)
+
+
+MAKERS = {
+    lifted: _make_lifted,
+    on_pad: _make_on_pad,
+    stacked: _make_stacked,
+    in_bowl: _make_in_container,
+    in_bin: _make_in_container,
+    in_drawer: _make_in_drawer,
+    drawer_open: lambda env, inst, ok: _make_drawer(env, inst, ok, True),
+    drawer_closed: lambda env, inst, ok: _make_drawer(env, inst, ok, False),
+    door_open: lambda env, inst, ok: _make_door(env, inst, ok, True),
+    door_closed: lambda env, inst, ok: _make_door(env, inst, ok, False),
+}
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("ok", [True, False])
+def test_success_predicate(env, task, ok):
+    spec = get_task(task)
+    assert spec.success_fn in MAKERS, f"{task}: predicate without a test"
+    inst = env.reset(seed=0, task=task)
+    assert not spec.success(env, inst), f"{task} already solved at reset"
+    MAKERS[spec.success_fn](env, inst, ok)
+    assert spec.success(env, inst) is ok
+
+
+def test_on_pad_needs_the_object_resting_not_held_above(env):
+    inst = env.reset(seed=0, task="place_cube_on_pad")
+    pad = env.object_pose(inst.goal)[0][:2]
+    _put(env, inst.target, pad, _rest_z(env, inst.target) + 0.05)
+    assert not on_pad(env, inst)
+
+
+def test_stacked_needs_the_top_cube_centred(env):
+    inst = env.reset(seed=0, task="stack_cubes")
+    base = env.object_pose(inst.goal)[0]
+    h = env.scene.objects[inst.goal].dims["half"]
+    _put(env, inst.target, base[:2] + [1.2 * h, 0.0], base[2] + 2 * h)
+    assert not stacked(env, inst)
