@@ -212,3 +212,20 @@ def test_an_idle_gripper_holds_its_position_and_an_idle_arm_its_last_target(tmp_
     n = len(ep.actions)
     assert np.all(ep.actions[n // 2 + 2:, 0] == ep.actions[-1, 0])  # held last arm target
     assert ep.actions[1, 0] < ep.actions[n // 2 - 2, 0]
+
+
+def test_config_file_declares_exactly_the_node_parameters(tmp_path):
+    from vla_ros.assets import PACKAGE_ROOT
+    from vla_ros.runtime.entry import create_local_node
+
+    ctx = LocalContext(sim_time=True)
+    try:
+        node = create_local_node(RecorderNode, ctx,
+                                 parameters=[PACKAGE_ROOT / "config" / "recorder.yaml",
+                                             {"dataset": str(tmp_path / "ds")}])
+        assert node.unused_parameter_overrides() == []
+        assert node.action_topics == ["arm_controller/joint_trajectory",
+                                      "gripper_controller/joint_trajectory"]
+        assert node.action_names["arm_controller/joint_trajectory"][0] == "panda_joint1"
+    finally:
+        ctx.shutdown()
