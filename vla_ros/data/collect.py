@@ -212,6 +212,7 @@ def run_jobs(config: CollectConfig, jobs: Sequence[EpisodeJob]) -> Iterator[Epis
             yield run_job(job, config)
         return
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     os.environ.setdefault("MUJOCO_GL", "egl")  # spawned workers inherit it
     ctx = multiprocessing.get_context("spawn")
@@ -228,8 +229,15 @@ def run_jobs(config: CollectConfig, jobs: Sequence[EpisodeJob]) -> Iterator[Epis
                 if next_order not in done:
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        running.pop(future)
-                        outcome = future.result()  # a worker crash raises here
+                        job = running.pop(future)
+                        try:
+                            outcome = future.result()
+                        except BrokenProcessPool as exc:
+                            raise CollectError(
+                                f"a worker process died while running {job.task} seed "
+                                f"{job.seed} ({exc}); episodes written so far are kept. From a "
+                                "script, call collect() under `if __name__ == '__main__':` "
+                                "(workers are spawned and re-import the main module)") from exc
                         done[outcome.job.order] = outcome
                 while next_order in done:
                     yield done.pop(next_order)
