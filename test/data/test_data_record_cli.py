@@ -18,15 +18,15 @@ def test_record_through_the_teleop_launch_graph(tmp_path, capsys):
     assert code == 0, out
     reader = DatasetReader(root)
     reader.validate()
-    assert reader.num_episodes == 2 and reader.fps == 10
+    assert reader.num_episodes == 2 and reader.fps == 20
     assert reader.cameras == ["scene", "wrist"]
     assert reader.action_names[-1] == "panda_finger_joint1"  # arm + gripper controllers
     for i in range(2):
         ep = reader.episode(i)
-        assert len(ep.states) == 16  # 1.5 s at 10 fps, both ends
-        assert ep.task and ep.frames["scene"].shape == (16, 128, 128, 3)
+        assert len(ep.states) == 31  # 1.5 s at 20 fps, both ends
+        assert ep.task and ep.frames["scene"].shape == (31, 128, 128, 3)
         assert np.ptp(ep.actions[:, :7], axis=0).max() > 1e-3  # the operator moved the arm
-    assert "saved episode 1" in out
+    assert "saved episode 1" in out and out.count("0 ticks skipped") == 2
     topics = bag_summary(tmp_path / "bag")  # every topic of the graph, not only the recorded
     assert {"/joint_states", "/teleop/twist", "/arm_controller/joint_trajectory",
             "/camera/scene/image_raw"} <= set(topics)

@@ -42,9 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="who drives the robot (default keyboard)")
     p.add_argument("--robot", default="panda", help="panda | so101")
     p.add_argument("--seed", type=int, default=0, help="first layout seed (default 0)")
-    p.add_argument("--fps", type=int, default=None,
-                   help="dataset fps (default: 10 with the node graph = the sim camera rate; "
-                   "20 for the expert = its control rate)")
+    p.add_argument("--fps", type=int, default=20,
+                   help="dataset fps (default 20, as vla-ros collect; the sim cameras publish "
+                   "at this rate, the expert controls at it)")
     p.add_argument("--episode-seconds", type=float, default=60.0,
                    help="longest episode with the node graph, in sim seconds (default 60)")
     p.add_argument("--settle", type=float, default=1.0,
@@ -85,7 +85,7 @@ def record_expert(args: argparse.Namespace) -> int:
 
     try:
         config = CollectConfig(tasks=(args.task,), episodes_per_task=args.episodes,
-                               robot=args.robot, control_hz=float(args.fps or 20),
+                               robot=args.robot, control_hz=float(args.fps),
                                seed=args.seed, keep_failures=args.keep_failures,
                                workers=args.workers)
         summary = collect(args.dataset, config, progress=not args.quiet)
@@ -112,7 +112,8 @@ def record_with_nodes(args: argparse.Namespace) -> int:
         rtf = 1.0
     launch_args = {"robot": args.robot, "task": args.task, "seed": str(args.seed),
                    "device": args.operator, "dataset": str(args.dataset),
-                   "fps": str(args.fps or 10)}
+                   "fps": str(args.fps),
+                   "camera_rate_hz": str(float(args.fps))}
     saved = 0
     wall = time.perf_counter()
     # --bag tees every topic of the graph (the context's tee), not only the recorded ones

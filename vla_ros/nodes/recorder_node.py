@@ -51,7 +51,7 @@ TWIST_NAMES = ["vx", "vy", "vz", "wx", "wy", "wz"]
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     "dataset": ("", "LeRobotDataset v3 folder (created, or appended to if compatible)"),
-    "fps": (10, "dataset frame rate; observations are sampled on its 1/fps grid"),
+    "fps": (20, "dataset frame rate; observations are sampled on its 1/fps grid"),
     "robot": ("panda", "robot_type stored in the dataset"),
     "cameras": (["scene", "wrist"], "cameras to record; [''] = none"),
     "image_topic": ("perception/{camera}/image", "image topic per camera ({camera} replaced)"),
