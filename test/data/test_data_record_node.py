@@ -229,3 +229,39 @@ def test_config_file_declares_exactly_the_node_parameters(tmp_path):
         assert node.action_names["arm_controller/joint_trajectory"][0] == "panda_joint1"
     finally:
         ctx.shutdown()
+
+
+@pytest.mark.parametrize("source", ["chunk", "twist"])
+def test_policy_chunks_and_teleop_twists_as_actions(tmp_path, source):
+    ctx, node, probe = make(tmp_path, task="reach", action_source=source)
+    pub_node = Node("operator", context=ctx)
+    if source == "chunk":
+        pub = pub_node.create_publisher(msgs.JointTrajectory, "policy/action_chunk", 10)
+
+        def publish():
+            t = probe.t()
+            chunk = np.stack([[t, 10 + k] for k in range(4)])  # only step 0 is recorded
+            pub.publish(trajectory_msg(["dx", "grip"], chunk, [0.1, 0.2, 0.3, 0.4], stamp=t))
+    else:
+        pub = pub_node.create_publisher(msgs.TwistStamped, "teleop/twist", 10)
+
+        def publish():
+            t = probe.t()
+            pub.publish(msgs.TwistStamped(
+                header=msgs.Header(stamp=msgs.Time(sec=int(t), nanosec=int(t % 1 * 1e9))),
+                twist=msgs.Twist(linear=msgs.Vector3(x=t), angular=msgs.Vector3(z=-1.0))))
+    pub_node.create_timer(0.1, publish)
+    ctx.spin_for(0.35)
+    assert probe.call(ctx, "start_episode").success
+    ctx.spin_for(1.0)
+    assert probe.call(ctx, "stop_episode").success
+    ctx.shutdown()
+    reader = DatasetReader(tmp_path / "ds")
+    actions = reader.episode(0).actions
+    if source == "chunk":
+        assert reader.action_names == ["dx", "grip"]
+        np.testing.assert_allclose(actions[:, 1], 10.0)
+    else:
+        assert reader.action_names == ["vx", "vy", "vz", "wx", "wy", "wz"]
+        np.testing.assert_allclose(actions[:, 5], -1.0)
+    assert np.all(np.diff(actions[:, 0]) >= 0) and actions[-1, 0] > actions[0, 0]
