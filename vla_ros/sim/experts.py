@@ -280,7 +280,7 @@ class Expert:
         names = list(self.env.robot.arm_joints) + list(g_names)
         targets = np.concatenate([self.q_arm, g_targets])
         for follower, leader in self.env.robot.mimic.items():
-            if leader in names:
+            if leader in names and follower not in names:
                 names.append(follower)
                 targets = np.append(targets, targets[names.index(leader)])
         quat = np.zeros(4)

@@ -1,0 +1,93 @@
+"""Scripted experts: a few seeds of a few tasks per robot (the full table is a script:
+`python -m vla_ros.sim.evaluate_experts --seeds 20`), and what an expert step outputs."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from vla_ros.sim.env import SimEnv
+from vla_ros.sim.evaluate_experts import evaluate, main
+from vla_ros.sim.experts import Expert, ExpertError, ExpertNoise, top_down
+from vla_ros.sim.rollout import run_expert_episode
+from vla_ros.sim.tasks import get_task
+
+PANDA_TASKS = ("pick_cube", "push_cube_to_pad", "open_drawer")
+SO101_TASKS = ("pick_cylinder", "cylinder_in_bin", "close_drawer")
+
+
+@pytest.fixture(scope="module")
+def panda():
+    env = SimEnv("panda")
+    yield env
+    env.close()
+
+
+@pytest.fixture(scope="module")
+def so101():
+    env = SimEnv("so101")
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("task", PANDA_TASKS)
+def test_panda_expert_solves(panda, task):
+    rollout = run_expert_episode(panda, task, 0)
+    assert rollout.success, f"{task}: phases {sorted(set(rollout.phases))}"
+    assert rollout.duration < get_task(task).time_limit
+
+
+def test_so101_experts_solve_two_seeds():
+    results = evaluate("so101", SO101_TASKS, seeds=2)
+    assert [r.successes for r in results] == [2] * len(SO101_TASKS), results
+
+
+def test_rollout_holds_joint_and_ee_actions(panda):
+    r = run_expert_episode(panda, "pick_cube", 1)
+    n = len(r.times)
+    assert r.action_joints.shape == (n, len(r.action_joint_names))
+    assert r.action_ee.shape == (n, 7) and r.ee_pose.shape == (n, 7)
+    assert r.joint_positions.shape == (n, len(r.joint_names))
+    assert np.all(np.diff(r.times) > 0) and r.control_dt == pytest.approx(0.05)
+    for phase in ("approach", "descend", "close", "lift"):
+        assert phase in r.phases
+    # Gripper command in the EE action: open first, closed while lifting.
+    assert r.action_ee[0, 6] == 0.0 and r.action_ee[r.phases.index("lift"), 6] == 1.0
+
+
+def test_joint_targets_realise_the_ee_action(panda):
+    """The IK's joint targets put the TCP where the EE-space action says (same step), to
+    within the few mm the Panda's posture regularisation costs."""
+    inst = panda.reset(seed=3, task="pick_cube")
+    expert = Expert(panda, inst, np.random.default_rng(0), noise=ExpertNoise.none())
+    scratch = SimEnv("panda")
+    assert len(set(expert.act().joint_names)) == len(expert.act().joint_names)
+    for k in range(40):
+        action = expert.act()
+        if k % 8:
+            continue
+        scratch.set_joint_positions(action.joint_names, action.joint_targets)
+        T = scratch.ee_pose()
+        assert np.linalg.norm(T[:3, 3] - action.ee_position) < 5e-3
+        R = np.zeros(9)
+        mujoco.mju_quat2Mat(R, action.ee_quaternion)
+        assert np.allclose(T[:3, :3], R.reshape(3, 3), atol=1e-2)
+
+
+def test_top_down_points_the_gripper_down():
+    for yaw in (-1.0, 0.0, 2.0):
+        R = top_down(yaw)
+        assert np.allclose(R @ R.T, np.eye(3)) and np.linalg.det(R) == pytest.approx(1.0)
+        assert np.allclose(R[:, 2], [0, 0, -1])
+        assert np.allclose(R[:, 1], [np.sin(yaw), -np.cos(yaw), 0])
+
+
+def test_expert_rejects_an_unknown_skill(panda):
+    inst = panda.reset(seed=0, task="pick_cube")
+    inst.skill = "juggle"
+    with pytest.raises(ExpertError, match="no expert for skill 'juggle'"):
+        Expert(panda, inst)
+
+
+def test_table_script_rejects_unknown_tasks_before_simulating():
+    with pytest.raises(Exception, match="unknown task 'nope'"):
+        main(["--tasks", "nope", "--seeds", "1"])
