@@ -24,8 +24,15 @@ import numpy as np
 import pinocchio as pin
 
 from vla_ros.retarget.errors import IKError
-from vla_ros.retarget.ik_limits import POSITION, RATE, ROWS, JointPositionLimit, Limit
-from vla_ros.retarget.ik_tasks import FrameTask, PostureTask, Task
+from vla_ros.retarget.ik_limits import (
+    POSITION,
+    RATE,
+    ROWS,
+    JointPositionLimit,
+    Limit,
+    VelocityLimit,
+)
+from vla_ros.retarget.ik_tasks import WEIGHTS_VERSION, FrameTask, PostureTask, Task
 from vla_ros.retarget.qp_solvers import INF, make_solver
 from vla_ros.retarget.robot_model import RobotModel
 
@@ -113,6 +120,8 @@ class IKProblem:
         self._eq_e = np.zeros(neq)
         self._eq_gain = np.zeros(neq)
         self._eq_views = self._views(self.constraints, self.A[:neq], self._eq_e)
+        self._eq_upper = self.upper[nv : nv + neq]
+        self._eq_lower = self.lower[nv : nv + neq]
         self._row_views = []
         r = nv + neq
         for lim in row_limits:
@@ -128,6 +137,10 @@ class IKProblem:
         self._diag = self.H.reshape(-1)[:: nv + 1]
         self.solver = make_solver(solver, nv, m, neq)
         self._soft: object | None = None  # box-only solver for the infeasible fallback
+        self._weights_seen = -1  # WEIGHTS_VERSION when sqrt_w/gain_w were last stacked
+        self._cost_jacobians = [(t, J, e) for t, J, e, _ in self._cost_views]
+        self._eq_jacobians = [(t, J, e) for t, J, e, _ in self._eq_views]
+        self._box = _FusedBox.build(robot, self._rate, self._position, self.lb, self.ub)
         self.last_status = 0
         self.used_fallback = False
         self.clamp_errors = True  # tasks may clamp the error they feed to the QP
@@ -173,14 +186,15 @@ class IKProblem:
         (which must have been at this q). The returned array is reused: copy it to keep it.
         Never fails: an infeasible QP is re-solved with constraints made soft."""
         if update:
-            self.update_kinematics(q)
-        for t, J, e, rows in self._cost_views:
+            self.q[:] = q
+            pin.computeJointJacobians(self.model, self.data, self.q)
+            if self.uses_com:
+                pin.jacobianCenterOfMass(self.model, self.data, False)
+        if self._weights_seen != WEIGHTS_VERSION[0]:
+            self._stack_weights()
+        for t, J, e in self._cost_jacobians:
             t.compute(self, J, e)
-            self.sqrt_w[rows] = t.weight
-            self.gain_w[rows] = t.gain
-        np.sqrt(self.sqrt_w, out=self.sqrt_w)
         np.multiply(self.J_cost, self.sqrt_w[:, None], out=self.Jw)
-        self.gain_w *= self.sqrt_w
         np.multiply(self.e_cost, self.gain_w, out=self.rw)
         np.matmul(self.Jw.T, self.Jw, out=self.H)
         np.matmul(self.rw, self.Jw, out=self.f)
@@ -189,23 +203,23 @@ class IKProblem:
             lam += self.lm_damping * float(self.rw @ self.rw)
         self._diag += lam
 
-        neq = len(self._eq_e)
-        if neq:
-            for t, J, e, rows in self._eq_views:
+        if self._eq_jacobians:
+            for t, J, e in self._eq_jacobians:
                 t.compute(self, J, e)
-                self._eq_gain[rows] = -t.gain
-            b = self.upper[self.nv : self.nv + neq]
-            np.multiply(self._eq_e, self._eq_gain, out=b)
-            self.lower[self.nv : self.nv + neq] = b
+            np.multiply(self._eq_e, self._eq_gain, out=self._eq_upper)
+            self._eq_lower[:] = self._eq_upper
         for lim, A, lo, up in self._row_views:
             lim.fill_rows(self, A, lo, up)
 
-        self.lb.fill(-INF)
-        self.ub.fill(INF)
-        for lim in self._rate:
-            lim.apply(self, dt, self.lb, self.ub)
-        for lim in self._position:
-            lim.apply(self, dt, self.lb, self.ub)
+        if self._box is not None:
+            self._box.apply(self.q, dt)
+        else:
+            self.lb.fill(-INF)
+            self.ub.fill(INF)
+            for lim in self._rate:
+                lim.apply(self, dt, self.lb, self.ub)
+            for lim in self._position:
+                lim.apply(self, dt, self.lb, self.ub)
 
         x = self.solver.solve(self.H, self.f, self.A, self.lower, self.upper)
         self.last_status = self.solver.last_status
@@ -214,6 +228,18 @@ class IKProblem:
             x = self._solve_soft()
         self.last_dq[:] = x
         return self.last_dq
+
+    def _stack_weights(self) -> None:
+        """sqrt(w) and sqrt(w) * gain per cost row, -gain per constraint row: redone only
+        when some task's weight or gain changed (WEIGHTS_VERSION)."""
+        for t, _, _, rows in self._cost_views:
+            self.sqrt_w[rows] = t.weight
+            self.gain_w[rows] = t.gain
+        np.sqrt(self.sqrt_w, out=self.sqrt_w)
+        self.gain_w *= self.sqrt_w
+        for t, _, _, rows in self._eq_views:
+            self._eq_gain[rows] = -t.gain
+        self._weights_seen = WEIGHTS_VERSION[0]
 
     def predicted_ratio(self, dq: np.ndarray) -> float:
         """Cost the linearised tasks predict after the step `dq` (from the last `solve`),
@@ -253,16 +279,82 @@ class IKProblem:
         return self.e_cost
 
 
+class _FusedBox:
+    """The common box: a `VelocityLimit` (no anchor) and/or one `JointPositionLimit` on
+    the commanded joints, computed in a few in-place numpy operations on views instead of
+    a dozen per limit:  lb = clip(gain (q_min - q), -v dt, v dt),  ub likewise.
+    Same result as applying the limits one by one (`IKProblem` falls back to that for
+    any other combination)."""
+
+    def __init__(self, velocity, position, q_index, lb, ub):
+        self.velocity, self.position = velocity, position
+        self.q_index, self.lb, self.ub = q_index, lb, ub
+        self._dt: float | None = None
+        self._vmax = None
+        self._vdt = np.empty(len(lb))
+        self._neg_vdt = np.empty(len(lb))
+
+    @classmethod
+    def build(cls, robot, rate, position, lb, ub) -> _FusedBox | None:
+        if len(rate) > 1 or len(position) > 1 or not (rate or position):
+            return None
+        vel = rate[0] if rate else None
+        pos = position[0] if position else None
+        if vel is not None and (type(vel) is not VelocityLimit or vel.anchor is not None):
+            return None
+        if pos is not None and type(pos) is not JointPositionLimit:
+            return None
+        first = vel if vel is not None else pos
+        if not (isinstance(first._q, slice) and isinstance(first._v, slice)):
+            return None
+        if vel is not None and pos is not None and (vel._q, vel._v) != (pos._q, pos._v):
+            return None
+        if len(robot.joint_names) != robot.nv - (6 if robot.floating_base else 0):
+            return None  # some v entries are not commanded joints: keep the general path
+        box = cls(vel, pos, first._q, lb[first._v], ub[first._v])
+        lb.fill(-INF)  # entries outside the joints (free-flyer) stay unbounded
+        ub.fill(INF)
+        return box
+
+    def apply(self, q: np.ndarray, dt: float | None) -> None:
+        lb, ub, pos = self.lb, self.ub, self.position
+        if pos is not None:
+            qj = q[self.q_index]
+            np.subtract(pos.lower, qj, out=lb)
+            np.subtract(pos.upper, qj, out=ub)
+            if pos.gain != 1.0:
+                lb *= pos.gain
+                ub *= pos.gain
+        else:
+            lb.fill(-INF)
+            ub.fill(INF)
+        if self.velocity is not None and dt is not None:
+            if dt != self._dt or self.velocity.v_max is not self._vmax:
+                np.multiply(self.velocity.v_max, dt, out=self._vdt)
+                np.negative(self._vdt, out=self._neg_vdt)
+                self._dt, self._vmax = dt, self.velocity.v_max
+            np.maximum(lb, self._neg_vdt, out=lb)  # np.clip costs more than these four
+            np.minimum(lb, self._vdt, out=lb)
+            np.maximum(ub, self._neg_vdt, out=ub)
+            np.minimum(ub, self._vdt, out=ub)
+
+
 def integrate(robot: RobotModel, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
     """q (+) dq on the configuration manifold, joints clipped into their limits.
     Plain addition when the model has only 1-DoF joints (no free-flyer)."""
     model = robot.model
-    out = q + dq if model.nq == model.nv else pin.integrate(model, q, dq)
-    qi = robot.joint_q_index
     if robot.q_is_joint_vector:
-        np.clip(out, model.lowerPositionLimit, model.upperPositionLimit, out=out)
-    else:
-        out[qi] = np.clip(out[qi], model.lowerPositionLimit[qi], model.upperPositionLimit[qi])
+        out = q + dq
+        np.maximum(out, model.lowerPositionLimit, out=out)
+        np.minimum(out, model.upperPositionLimit, out=out)
+        return out
+    out = q + dq if model.nq == model.nv else pin.integrate(model, q, dq)
+    lo, hi, qi = robot.joint_limits_q
+    joints = out[qi]
+    np.maximum(joints, lo, out=joints)
+    np.minimum(joints, hi, out=joints)
+    if not isinstance(qi, slice):
+        out[qi] = joints
     return out
 
 

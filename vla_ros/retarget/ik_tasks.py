@@ -13,6 +13,7 @@ once in `bind` and only update the error afterwards.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,19 +32,51 @@ def _weights(value: float | np.ndarray, n: int, what: str) -> np.ndarray:
     w = np.broadcast_to(np.asarray(value, dtype=float), (n,)).copy()
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise IKError(f"{what} must be finite and >= 0, got {value!r}")
+    w.flags.writeable = False  # changes go through the setter, which IKProblem notices
     return w
 
 
+WEIGHTS_VERSION = [0]
+"""Bumped whenever any task's weight or gain changes: `IKProblem` re-stacks its weight
+vectors only then, not on every step."""
+
+
 class Task:
-    """Base class. Subclasses set `dim`, fill `weight` (dim,) and implement `compute`."""
+    """Base class. Subclasses set `dim`, set `weight` (dim,) and implement `compute`.
+
+    `weight` and `gain` are properties: assign new values (`task.weight = 5.0`), do not
+    write into the array (it is read-only)."""
 
     dim: int = 0
     uses_com = False
     static_jacobian = False
 
     def __init__(self, gain: float = 1.0) -> None:
-        self.gain = float(gain)
-        self.weight = np.ones(self.dim)
+        self.gain = gain
+        self._weight = _weights(1.0, self.dim, "weight")
+
+    @property
+    def weight(self) -> np.ndarray:
+        """Per-row weights (dim,), read-only."""
+        return self._weight
+
+    @weight.setter
+    def weight(self, value: float | np.ndarray) -> None:
+        self._weight = _weights(value, self.dim, f"{type(self).__name__} weight")
+        WEIGHTS_VERSION[0] += 1
+
+    @property
+    def gain(self) -> float:
+        """Fraction of the error corrected per step (1: full Gauss-Newton step)."""
+        return self._gain
+
+    @gain.setter
+    def gain(self, value: float) -> None:
+        value = float(value)
+        if not 0.0 < value <= 1.0:
+            raise IKError(f"{type(self).__name__}: gain must be in (0, 1], got {value}")
+        self._gain = value
+        WEIGHTS_VERSION[0] += 1
 
     def bind(self, robot: RobotModel) -> None:
         """Resolve names to indices (and set `dim` where it depends on the robot)."""
@@ -90,29 +123,43 @@ class FrameTask(Task):
         self.frame = frame
         self.max_position_error = float(max_position_error)
         self.max_orientation_error = float(max_orientation_error)
+        self._clamps = min(self.max_position_error, self.max_orientation_error) < np.inf
         self.set_weights(position_weight, orientation_weight)
-        self.p_target = np.zeros(3)
-        self.R_target = np.eye(3)
+        self._T_in = np.eye(4)  # scratch: a new target is checked here before it is taken
+        self._T = np.eye(4)
+        self._T_in_flat = self._T_in.reshape(-1)
+        self.p_target = self._T[:3, 3]  # views into the target pose
+        self.R_target = self._T[:3, :3]
+        self._R_target_T = self._T[:3, :3].T
         self.has_target = False
         self._fid = -1
 
     def set_weights(
         self, position: float | np.ndarray, orientation: float | np.ndarray
     ) -> None:
-        self.weight[:3] = _weights(position, 3, f"{self.frame}: position weight")
-        self.weight[3:] = _weights(orientation, 3, f"{self.frame}: orientation weight")
+        w = np.concatenate((
+            _weights(position, 3, f"{self.frame}: position weight"),
+            _weights(orientation, 3, f"{self.frame}: orientation weight"),
+        ))
+        w.flags.writeable = False
+        self._weight = w
+        WEIGHTS_VERSION[0] += 1
 
     def set_target(self, T: np.ndarray | pin.SE3) -> None:
         """Target pose as a 4x4 matrix or pinocchio SE3 (world/base frame)."""
         if isinstance(T, pin.SE3):
-            self.p_target[:] = T.translation
-            self.R_target[:] = T.rotation
-        else:
-            T = np.asarray(T, dtype=float)
-            if T.shape != (4, 4) or not np.all(np.isfinite(T)):
+            T = T.homogeneous
+        if getattr(T, "shape", None) != (4, 4):
+            try:
+                T = np.asarray(T, dtype=float)
+            except (ValueError, TypeError):
+                T = np.zeros(0)
+            if T.shape != (4, 4):
                 raise IKError(f"{self.frame}: target must be a finite 4x4 pose, got {T.shape}")
-            self.p_target[:] = T[:3, 3]
-            self.R_target[:] = T[:3, :3]
+        np.copyto(self._T_in, T)
+        if not math.isfinite(self._T_in_flat @ self._T_in_flat):
+            raise IKError(f"{self.frame}: target must be a finite 4x4 pose, got non-finite values")
+        np.copyto(self._T, self._T_in)
         self.has_target = True
 
     def set_target_from(self, robot: RobotModel, q: np.ndarray) -> None:
@@ -138,11 +185,12 @@ class FrameTask(Task):
             raise IKError(f"FrameTask '{self.frame}': no target set")
         T = pin.updateFramePlacement(p.model, p.data, self._fid)
         np.subtract(T.translation, self.p_target, out=e[:3])
-        E = T.rotation @ self.R_target.T
+        E = T.rotation @ self._R_target_T
         e[3:] = pin.log3(E)
-        J[:] = pin.getFrameJacobian(p.model, p.data, self._fid, _LWA)
-        np.matmul(pin.Jlog3(E.T), J[3:], out=J[3:])
-        if p.clamp_errors:
+        Jf = pin.getFrameJacobian(p.model, p.data, self._fid, _LWA)
+        J[:3] = Jf[:3]
+        np.matmul(pin.Jlog3(E.T), Jf[3:], out=J[3:])
+        if p.clamp_errors and self._clamps:
             _clamp_norm(e[:3], self.max_position_error)
             _clamp_norm(e[3:], self.max_orientation_error)
 
@@ -174,7 +222,8 @@ class PostureTask(Task):
             raise IKError(f"PostureTask bound to robots with {self.dim} and {n} joints")
         if self.dim == 0:
             self.dim = n
-            self.weight = _weights(self._w, n, "posture weight")
+            self._weight = _weights(self._w, n, "posture weight")
+            WEIGHTS_VERSION[0] += 1
         self._q_index = robot.joint_q_index
         self._v_index = robot.joint_v_index
         if self.target is None:
@@ -201,7 +250,7 @@ class JointPinTask(Task):
         super().__init__(gain)
         self.joint = joint
         self.value = float(value)
-        self.weight[:] = _weights(weight, 1, f"{joint}: pin weight")
+        self._weight = _weights(weight, 1, f"{joint}: pin weight")
 
     def bind(self, robot):
         if self.joint not in robot.joint_names:
@@ -246,7 +295,7 @@ class ElbowSwivelTask(Task):
         self.reference = np.asarray(reference, dtype=float)
         self.reference /= np.linalg.norm(self.reference)
         self.angle = float(angle)
-        self.weight[:] = _weights(weight, 1, "swivel weight")
+        self._weight = _weights(weight, 1, "swivel weight")
 
     @classmethod
     def from_robot(cls, robot: RobotModel, **kwargs) -> ElbowSwivelTask:
@@ -299,7 +348,7 @@ class ComTask(Task):
     def __init__(self, weight: float = 1.0, horizontal: bool = True, gain: float = 1.0):
         self.dim = 2 if horizontal else 3
         super().__init__(gain)
-        self.weight[:] = _weights(weight, self.dim, "CoM weight")
+        self._weight = _weights(weight, self.dim, "CoM weight")
         self.target = np.zeros(self.dim)
 
     def set_target(self, target: np.ndarray) -> None:

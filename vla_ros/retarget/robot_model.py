@@ -12,6 +12,7 @@ Only kinematics are needed, so meshes are never loaded.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
@@ -101,6 +102,17 @@ class RobotModel:
             self.joint_q_index, np.arange(self.model.nq)
         )
 
+    @cached_property
+    def joint_limits_q(self) -> tuple[np.ndarray, np.ndarray, slice | np.ndarray]:
+        """(lower, upper, index) of the commanded joints in q order; the index is a slice
+        when they are contiguous (a view: clipping in place needs no scatter)."""
+        qi = np.sort(self.joint_q_index)
+        lo = self.model.lowerPositionLimit[qi].copy()
+        hi = self.model.upperPositionLimit[qi].copy()
+        if np.array_equal(qi, np.arange(qi[0], qi[0] + len(qi))):
+            return lo, hi, slice(int(qi[0]), int(qi[0]) + len(qi))
+        return lo, hi, qi
+
     def joints_from_q(self, q: np.ndarray) -> np.ndarray:
         """Commanded joint values (in `joint_names` order) of a model configuration."""
         return np.asarray(q, dtype=float)[self.joint_q_index]
@@ -132,14 +144,15 @@ class RobotModel:
 
     def check_q(self, q: np.ndarray, what: str = "q") -> np.ndarray:
         """`q` as a float vector of the model's size, finite, or a clear `IKError`."""
-        q = np.asarray(q, dtype=float)
+        if type(q) is not np.ndarray or q.dtype != np.float64:
+            q = np.asarray(q, dtype=float)
         if q.shape != (self.model.nq,):
             raise IKError(
                 f"{self.name}: {what} must have {self.model.nq} values "
                 f"({'free-flyer + ' if self.floating_base else ''}{len(self.joint_names)} "
                 f"joints), got shape {q.shape}"
             )
-        if not np.all(np.isfinite(q)):
+        if not math.isfinite(q @ q):  # one dot product: NaN and inf both propagate
             bad = np.flatnonzero(~np.isfinite(q))
             raise IKError(f"{self.name}: {what} has non-finite values at indices {bad.tolist()}")
         return q
