@@ -41,7 +41,10 @@ HAND_ORIENTATION_WEIGHT = 0.5
 """Hand orientation (rad) counts half as much as position (m): reach first, then turn."""
 SUPPORT_MARGIN = 0.02
 """The CoM is kept this far (m) inside the support polygon's edges."""
-LINE_SEARCH = (1.0, 0.5, 0.25, 0.125)
+LINE_SEARCH = (1.0, 0.5, 0.25)
+LM_DOWN, LM_UP, LM_MIN, LM_MAX = 0.25, 10.0, 1e-4, 10.0
+"""Adaptive Levenberg-Marquardt damping: near-singular legs (straight knees) make full
+Gauss-Newton steps radians long; failed line searches raise the damping."""
 CONSTRAINT_MERIT_WEIGHT = 10.0
 """Weight of squared foot drift (m, rad) and CoM excursion (m) in the line-search merit."""
 
@@ -198,20 +201,25 @@ class WholeBodyIK:
         self.set_targets(T_left_hand, T_right_hand, pelvis_height)
         problem = self.problem
         merit = self._merit(q)
+        lam = 0.0
         for k in range(max_steps + 1):
             if self._converged(pelvis_height, tol_pos, tol_rot):
                 return self._result(q, True, k, pelvis_height)
             if k == max_steps:
                 break
-            dq = problem.solve(q, dt, update=False)
+            dq = problem.solve(q, dt, extra_damping=lam, update=False)
+            full_step = False
             for alpha in LINE_SEARCH:
                 trial = integrate(self.robot, q, dq if alpha == 1.0 else alpha * dq)
                 trial_merit = self._merit(trial)
                 if trial_merit < merit:
-                    q, merit = trial, trial_merit
+                    q, merit, full_step = trial, trial_merit, alpha == 1.0
                     break
-            else:  # no step improves: q is as good as it gets (e.g. a target out of reach)
-                return self._result(self._restore(q), False, k + 1, pelvis_height)
+            else:  # no descent: the linearisation is poor here, damp harder and retry
+                if lam >= LM_MAX:  # q is as good as it gets (e.g. a target out of reach)
+                    return self._result(self._restore(q), False, k + 1, pelvis_height)
+                self._merit(q)
+            lam = lam * LM_DOWN if full_step else min(max(lam * LM_UP, LM_MIN), LM_MAX)
         q = self._restore(q)
         return self._result(q, False, max_steps, pelvis_height)
 
