@@ -247,7 +247,7 @@ def case_panda_erj(n: int, solver: str, max_steps: int) -> list[str]:
 
 
 def case_g1(n: int, solver: str, max_steps: int) -> list[str]:
-    """Standing reaches and squats: hand offsets and pelvis drops drawn at random."""
+    """Standing reaches and squats (pelvis 0-30 cm lower, hands forward and down)."""
     wb = WholeBodyIK("g1", solver=solver)
     robot = wb.robot
     q0 = robot.q_neutral
@@ -255,13 +255,18 @@ def case_g1(n: int, solver: str, max_steps: int) -> list[str]:
     left0, right0 = wb.hand_poses_at(q0)
     rng = np.random.default_rng(2)
     problems = []
-    for _ in range(n):
+    # Reachable by construction: the targets are the hands and pelvis of a configuration our
+    # solver found for a random squat + reach request (feet on the ground, CoM inside).
+    while len(problems) < n:
         drop = float(rng.uniform(0.0, 0.3))
         offset = rng.uniform([0.0, -0.05, -0.1], [0.2, 0.05, 0.05]) + [0, 0, -drop]
         left, right = left0.copy(), right0.copy()
         left[:3, 3] += offset
         right[:3, 3] += offset * [1, -1, 1]
-        problems.append((left, right, h0 - drop))
+        found = wb.solve(q0, left, right, h0 - drop, max_steps=200)
+        inside = wb.support.contains(found.com[:2], wb.support.margin)  # with the margin
+        if found.converged and inside and found.limits_ok and found.foot_pos_err < 1e-6:
+            problems.append((*wb.hand_poses_at(found.q), wb.pelvis_height_at(found.q)))
 
     frames = [wb.hands[h].frame for h in wb.hand_names]
     feet = [t.frame for t in wb.feet.values()]

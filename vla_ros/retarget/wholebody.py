@@ -16,6 +16,7 @@ the feet are pinned and the joint limits are hard bounds, never by moving the fe
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,7 +113,8 @@ class WholeBodyIK:
         self.pelvis = FrameTask(pelvis, position_weight=0.0, orientation_weight=0.0)
         self.posture = PostureTask(posture_weight) if posture_weight > 0 else None
         self.feet = {name: FrameTask(foot.frame) for name, foot in cfg.feet.items()}
-        self.support = SupportPolygonLimit(margin=support_margin)
+        # the hull of two soles has at most 8 edges; fewer QP rows than the default 16
+        self.support = SupportPolygonLimit(max_edges=8, margin=support_margin)
         self.velocity = VelocityLimit() if velocity_limit else None
         tasks = [*self.hands.values(), self.pelvis]
         if self.posture is not None:
@@ -130,6 +132,7 @@ class WholeBodyIK:
         }
         self._feet_q: np.ndarray | None = None
         self._holder: IKProblem | None = None
+        self._pelvis_height: float | None = None
 
     # --- targets ---------------------------------------------------------------------------
     def hold_feet(self, q: np.ndarray) -> None:
@@ -150,20 +153,26 @@ class WholeBodyIK:
         pelvis_height: float | None = None,
     ) -> None:
         """Hand poses (4x4, world) and the pelvis height (m above the ground, None: free)."""
-        for name, T in zip(self.hand_names, (T_left_hand, T_right_hand), strict=True):
-            self.hands[name].set_target(T)
-        level = np.eye(4)
-        if pelvis_height is None:
-            self.pelvis.set_weights(0.0, [PELVIS_TILT_WEIGHT, PELVIS_TILT_WEIGHT, 0.0])
-        else:
-            height = float(pelvis_height)
-            if not np.isfinite(height) or height <= 0:
-                raise IKError(f"pelvis_height must be a positive finite number, got {height}")
-            level[2, 3] = height
+        left, right = self.hand_names
+        self.hands[left].set_target(T_left_hand)
+        self.hands[right].set_target(T_right_hand)
+        if pelvis_height is not None:
+            pelvis_height = float(pelvis_height)
+            if not math.isfinite(pelvis_height) or pelvis_height <= 0:
+                raise IKError(
+                    f"pelvis_height must be a positive finite number, got {pelvis_height}"
+                )
+        if pelvis_height == self._pelvis_height and self.pelvis.has_target:
+            return  # streaming: the same height every step, nothing to redo
+        if (pelvis_height is None) != (self._pelvis_height is None) or not self.pelvis.has_target:
+            height_weight = 0.0 if pelvis_height is None else PELVIS_HEIGHT_WEIGHT
             self.pelvis.set_weights(
-                [0.0, 0.0, PELVIS_HEIGHT_WEIGHT], [PELVIS_TILT_WEIGHT, PELVIS_TILT_WEIGHT, 0.0]
+                [0.0, 0.0, height_weight], [PELVIS_TILT_WEIGHT, PELVIS_TILT_WEIGHT, 0.0]
             )
+        level = np.eye(4)
+        level[2, 3] = 0.0 if pelvis_height is None else pelvis_height
         self.pelvis.set_target(level)
+        self._pelvis_height = pelvis_height
 
     # --- solving ---------------------------------------------------------------------------
     def step(
