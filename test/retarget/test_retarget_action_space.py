@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pinocchio as pin
 import pytest
@@ -315,12 +313,38 @@ def test_eigengrasp_with_the_shipped_map():
     assert np.all(closed.joints <= allegro.upper) and np.all(closed.joints >= allegro.lower)
 
 
-def test_whole_body_space_is_refused_clearly_until_its_solver_exists():
-    if importlib.util.find_spec("vla_ros.retarget.wholebody") is not None:
-        pytest.skip("whole-body solver present: covered by the whole-body tests")
-    g1 = RobotModel.load("g1")
-    with pytest.raises(ActionSpaceUnavailableError, match="whole-body IK"):
-        Retargeter(g1, space(g1, "whole_body"))
+@pytest.fixture(scope="module")
+def g1() -> RobotModel:
+    return RobotModel.load("g1")
+
+
+def test_whole_body_moves_hands_and_squats_with_the_feet_fixed(g1):
+    rt = Retargeter(g1, space(g1, "whole_body"))
+    rt.reset(g1.q_neutral)
+    row = rt.encode(g1.q_neutral)
+    feet = [g1.fk(g1.q_neutral, f.frame) for f in g1.config.feet.values()]
+    row[0] += 0.05  # right hand 5 cm forward
+    row[-1] -= 0.08  # pelvis 8 cm lower: a squat
+    result = rt.step(row)
+    assert result.reached, (result.pos_err, result.rot_err)
+    assert np.allclose(rt.encode(result.q), row, atol=2e-3)
+    for T, foot in zip(feet, g1.config.feet.values(), strict=True):
+        assert np.allclose(g1.fk(result.q, foot.frame), T, atol=1e-3)
+    assert np.all(result.joints >= g1.lower) and np.all(result.joints <= g1.upper)
+    with pytest.raises(RetargetError, match="pelvis_z must be > 0"):
+        rt.step(np.append(row[:-1], -0.1))
+    with pytest.raises(ActionSpaceUnavailableError, match="chunks only"):
+        rt.twist_step(np.zeros(6), None, result.q, 0.02)
+
+
+def test_whole_body_6d_without_pelvis_height(g1):
+    rt = Retargeter(g1, space(g1, "whole_body_6d"))
+    rt.reset(g1.q_neutral)
+    row = rt.encode(g1.q_neutral)
+    row[9 + 2] += 0.04  # left hand 4 cm up
+    result = rt.step(row)
+    assert result.reached
+    assert np.allclose(rt.encode(result.q), row, atol=2e-3)
 
 
 def test_so101_weights_position_over_orientation():

@@ -6,6 +6,9 @@ flips between steps). Delta actions are increments from the previous step's *int
 target (the first from the state given to `reset`), so a chunk of deltas traces the path
 the policy meant even where the robot cannot follow it.
 
+Pose spaces use `PoseIK` (+ `JointPinTask` for ERJ, `ElbowSwivelTask` for ERA); whole-body
+rows use `WholeBodyIK` (feet pinned where they are, CoM over the support polygon).
+
 Guarantees of `step` and `twist_step`: input is checked (NaN/inf, wrong length ->
 `RetargetError` naming the dimensions); the returned joint and hand values are finite and
 inside the joint limits (values that had to be clipped are named in `clipped`); an
@@ -104,11 +107,9 @@ class Retargeter:
         self.eigengrasp = None
         self._eigen_to_joint: np.ndarray | None = None
         self._eigen_to_hand: np.ndarray | None = None
+        self.wholebody = None
         if space.type == "whole_body":
-            raise ActionSpaceUnavailableError(
-                f"{robot.name}: action space {space.describe()} needs the whole-body IK "
-                "solver (vla_ros.retarget.wholebody), which is not available yet"
-            )
+            self._build_wholebody(solver)
         if space.type in ("ee_pose", "erj", "era"):
             self._build_pose_ik(solver)
         elif space.type == "eigengrasp":
@@ -144,6 +145,21 @@ class Retargeter:
             extra_tasks=extra,
         )
         self._orientation_counts = space.orientation_weight >= 1.0
+
+    def _build_wholebody(self, solver: str) -> None:
+        """`WholeBodyIK` (feet pinned, CoM over the support polygon) for two hand poses."""
+        from vla_ros.retarget.errors import IKError
+        from vla_ros.retarget.wholebody import WholeBodyIK
+
+        if len(self.space.hands) != 2:
+            raise RetargetError(
+                f"{self.robot.name}: whole_body space {self.space.describe()} needs exactly "
+                f"two hands, got {list(self.space.hands)}"
+            )
+        try:
+            self.wholebody = WholeBodyIK(self.robot, solver, hands=tuple(self.space.hands))
+        except IKError as exc:
+            raise RetargetError(f"action space {self.space.describe()}: {exc}") from None
 
     def _build_eigengrasp(self, eigengrasp_map: Any) -> None:
         robot = self.robot
@@ -189,7 +205,10 @@ class Retargeter:
             if not np.all(np.isfinite(q)):
                 bad = [self.robot.joint_names[i] for i in np.flatnonzero(~np.isfinite(q))]
                 raise RetargetError(f"{self.robot.name}: {what} has NaN/inf for {bad}")
-            return self.robot.q_from_joints(q)
+            # joint states carry no base pose: keep the current estimate (feet stay put)
+            base = getattr(self, "_q", None)
+            return self.robot.q_from_joints(
+                q, base=base[:7] if base is not None and self.robot.floating_base else None)
         raise RetargetError(
             f"{self.robot.name}: {what} must hold {self.n} joint values or a {self.robot.nq}"
             f"-value configuration, got shape {q.shape}"
@@ -260,6 +279,8 @@ class Retargeter:
             result = self._joint_step(a[: self.n], clipped)
         elif space.type == "eigengrasp":
             result = self._eigengrasp_step(a, clipped)
+        elif space.type == "whole_body":
+            result = self._wholebody_step(a)
         else:
             result = self._pose_step(a, clipped)
         if hand is not None:
@@ -385,6 +406,39 @@ class Retargeter:
             pos_err=res.pos_err, rot_err=res.rot_err, clipped=clipped,
         )
 
+    def _hand_targets(self, a: np.ndarray) -> list[np.ndarray]:
+        """Whole-body rows: one 4x4 pose per hand (in `space.hands` order)."""
+        width = 3 + self.space.rotation_dim
+        poses = []
+        for i, hand in enumerate(self.space.hands):
+            block = a[i * width : (i + 1) * width]
+            try:
+                R = decode_rotation(block[3:], self.space.rotation)
+            except RetargetError as exc:
+                raise RetargetError(f"{hand}: {exc}") from None
+            T = np.eye(4)
+            T[:3, :3], T[:3, 3] = R, block[:3]
+            poses.append(T)
+        return poses
+
+    def _wholebody_step(self, a: np.ndarray) -> RetargetResult:
+        poses = self._hand_targets(a)
+        height = None
+        if self.space.pelvis_height:
+            height = float(a[2 * (3 + self.space.rotation_dim)])
+            if not height > 0:
+                raise RetargetError(f"pelvis_z must be > 0 m above the ground, got {height}")
+        res = self.wholebody.solve(self._q, *poses, height, max_steps=self.max_steps,
+                                   tol_pos=self.tol_pos, tol_rot=self.tol_rot)
+        pos_err = max(res.hand_pos_err.values())
+        rot_err = max(res.hand_rot_err.values())
+        reached = res.converged or (
+            pos_err <= 2 * self.tol_pos and rot_err <= 2 * self.tol_rot and not res.notes)
+        return RetargetResult(
+            joints=self.robot.joints_from_q(res.q), hand=None, q=res.q, reached=bool(reached),
+            pos_err=pos_err, rot_err=rot_err,
+        )
+
     def _extra_error(self, q: np.ndarray, target: float) -> float:
         """ERJ joint / ERA swivel error at q (wrapped for the angle)."""
         err = self._measure_extra(q) - target
@@ -415,7 +469,7 @@ class Retargeter:
             if ratio > 1.0:
                 joints = prev + step / ratio
                 result.velocity_limited = True
-        q = robot.q_from_joints(joints, base=self._q[:7] if robot.floating_base else None)
+        q = robot.q_from_joints(joints, base=result.q[:7] if robot.floating_base else None)
         result.joints = joints
         result.q = q
         if result.hand is not None:
@@ -444,6 +498,11 @@ class Retargeter:
             raise RetargetError(f"dt must be a finite number > 0, got {dt!r}")
         if gripper is not None and not np.isfinite(gripper):
             raise RetargetError(f"gripper command must be finite, got {gripper!r}")
+        if self.wholebody is not None:
+            raise ActionSpaceUnavailableError(
+                f"{self.robot.name}: servo twists drive one end effector; the whole-body "
+                f"space {self.space.describe()} takes hand poses as chunks only"
+            )
         q_meas = self.as_q(q_current)
         ik = self._servo()
         T_meas = self.robot.fk(q_meas, ik.frame)
@@ -516,8 +575,14 @@ class Retargeter:
                              else self._hand[self.robot.hand_joint_names.index(j)]
                              for j in self.eigengrasp.joint_names])  # fmt: skip
             values = self.eigengrasp.from_joint_positions(full)
-        else:
-            raise ActionSpaceUnavailableError(f"encode: {space.describe()} is not supported")
+        else:  # whole_body
+            values = []
+            for hand in space.hands:
+                T = self.robot.fk(q, self.robot.config.end_effectors[hand])
+                values += [*T[:3, 3], *encode_rotation(T[:3, :3], space.rotation)]
+            if space.pelvis_height:
+                values.append(self.wholebody.pelvis_height_at(q))
+            values = np.array(values)
         if space.gripper:
             values = np.append(values, gripper)
         if space.hand_joints:
