@@ -351,3 +351,15 @@ def test_a_halt_latched_before_start_keeps_the_node_halted(panda):
         assert node.halted
     finally:
         ctx.shutdown()
+
+
+def test_too_fast_twists_are_scaled_down(rig, panda):
+    twist_pub = rig.probe.create_publisher(msgs.TwistStamped, "teleop/twist", 10)
+    rig.joint_state()
+    fast = msgs.TwistStamped(twist=msgs.Twist(linear=msgs.Vector3(x=0.0, y=-50.0, z=0.0)))
+    twist_pub.publish(fast)
+    rig.ctx.spin_for(0.021)
+    q = np.asarray(rig.arm[0].points[0].positions)
+    dy = panda.fk(panda.q_from_joints(q))[1, 3] - panda.fk(panda.q_neutral)[1, 3]
+    assert dy == pytest.approx(-0.5 * 0.02, abs=1e-3)  # max_linear_speed 0.5 m/s
+    assert rig.node.diag.counters["twists_scaled"] == 1

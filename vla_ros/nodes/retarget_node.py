@@ -61,6 +61,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "command_timeout": (0.5, "s without a valid chunk while a trajectory runs -> hold"),
     "servo_rate_hz": (50.0, "rate at which twists are integrated into trajectories"),
     "twist_timeout": (0.2, "s; an older twist no longer drives the robot"),
+    "max_linear_speed": (0.5, "m/s; faster twists are scaled down to it (with a warning)"),
+    "max_angular_speed": (2.0, "rad/s; faster twists are scaled down to it"),
     "max_joint_state_age": (0.5, "s; chunks and twists need joint_states this recent"),
     "ik_max_steps": (40, "QP iterations per chunk step at most"),
     "position_tolerance": (1e-3, "m; IK converged / target reached"),
@@ -104,7 +106,9 @@ class RetargetNode(Node):
         self.twist_timeout = float(v["twist_timeout"])
         self.max_state_age = float(v["max_joint_state_age"])
         servo_hz = float(v["servo_rate_hz"])
-        for key in ("command_timeout", "twist_timeout", "max_joint_state_age", "servo_rate_hz"):
+        self.max_speeds = (float(v["max_linear_speed"]), float(v["max_angular_speed"]))
+        for key in ("command_timeout", "twist_timeout", "max_joint_state_age", "servo_rate_hz",
+                    "max_linear_speed", "max_angular_speed"):
             if not float(v[key]) > 0:
                 raise ValueError(f"{self.get_name()}: {key} must be > 0, got {v[key]!r}")
 
@@ -218,8 +222,20 @@ class RetargetNode(Node):
         twist = np.array([t.linear.x, t.linear.y, t.linear.z,
                           t.angular.x, t.angular.y, t.angular.z], dtype=float)
         if not np.all(np.isfinite(twist)):
-            self.diag.reject("twist", f"twist holds NaN/inf: {twist.tolist()}")
+            self._reject_throttled("twist", f"twist holds NaN/inf: {twist.tolist()}")
             return
+        for part, limit, unit in ((twist[:3], self.max_speeds[0], "m/s"),
+                                  (twist[3:], self.max_speeds[1], "rad/s")):
+            biggest = float(np.max(np.abs(part)))
+            if biggest == 0.0:
+                continue
+            speed = biggest * float(np.linalg.norm(part / biggest))  # no overflow at 1e308
+            if speed > limit:
+                part *= limit / speed
+                self.diag.count("twists_scaled")
+                self.get_logger().warning(
+                    f"twist of {speed:.3g} {unit} scaled down to {limit} {unit}",
+                    throttle_duration_sec=1.0)
         self._twist = twist
         self._twist_time = self.now_s()
 
