@@ -100,14 +100,23 @@ class IKProblem:
         self.q = pin.neutral(self.model)
         self.last_dq = np.zeros(nv)
 
-        nc = sum(t.dim for t in self.tasks)
+        # Tasks whose Jacobian rows are unit vectors (posture, pinned joint) add only to the
+        # diagonal of H and to f: they stay out of the dense stack (29 fewer rows on G1).
+        dense = [t for t in self.tasks if t.diagonal_index is None]
+        nc = sum(t.dim for t in dense)
         self.J_cost = np.zeros((nc, nv))
         self.e_cost = np.zeros(nc)
         self.sqrt_w = np.zeros(nc)
         self.gain_w = np.zeros(nc)  # sqrt(w) * gain
         self.Jw = np.zeros((nc, nv))
         self.rw = np.zeros(nc)
-        self._cost_views = self._views(self.tasks, self.J_cost, self.e_cost)
+        self._cost_views = self._views(dense, self.J_cost, self.e_cost)
+        self._diag_tasks = [
+            (t, np.zeros(t.dim), t.diagonal_index, np.zeros(t.dim))
+            for t in self.tasks
+            if t.diagonal_index is not None
+        ]
+        self._diag_weight = np.zeros(nv)  # sum of diagonal tasks' weights per variable
 
         neq = sum(t.dim for t in self.constraints)
         row_limits = [lim for lim in self.limits if lim.stage == ROWS]
@@ -202,6 +211,13 @@ class IKProblem:
         if self.lm_damping:
             lam += self.lm_damping * float(self.rw @ self.rw)
         self._diag += lam
+        if self._diag_tasks:
+            self._diag += self._diag_weight
+            f = self.f
+            for t, e, index, wg in self._diag_tasks:
+                t.compute(self, None, e)
+                e *= wg
+                f[index] += e
 
         if self._eq_jacobians:
             for t, J, e in self._eq_jacobians:
@@ -239,6 +255,10 @@ class IKProblem:
         self.gain_w *= self.sqrt_w
         for t, _, _, rows in self._eq_views:
             self._eq_gain[rows] = -t.gain
+        self._diag_weight.fill(0.0)
+        for t, _, index, wg in self._diag_tasks:
+            self._diag_weight[index] += t.weight
+            np.multiply(t.weight, t.gain, out=wg)
         self._weights_seen = WEIGHTS_VERSION[0]
 
     def predicted_ratio(self, dq: np.ndarray) -> float:
@@ -275,7 +295,8 @@ class IKProblem:
         return x
 
     def task_errors(self) -> np.ndarray:
-        """Unweighted cost-task errors of the last `solve` (stacked in task order)."""
+        """Unweighted errors of the dense cost tasks (all but posture / pinned joints) of
+        the last `solve`, stacked in task order."""
         return self.e_cost
 
 

@@ -50,6 +50,9 @@ class Task:
     dim: int = 0
     uses_com = False
     static_jacobian = False
+    diagonal_index: np.ndarray | slice | None = None
+    """Set by tasks whose Jacobian row i is the unit vector of variable index[i] (set in
+    `bind`): `IKProblem` then adds them to the diagonal of H instead of stacking rows."""
 
     def __init__(self, gain: float = 1.0) -> None:
         self.gain = gain
@@ -226,6 +229,7 @@ class PostureTask(Task):
             WEIGHTS_VERSION[0] += 1
         self._q_index = robot.joint_q_index
         self._v_index = robot.joint_v_index
+        self.diagonal_index = robot.joint_v_index
         if self.target is None:
             self.target = robot.joints_from_q(robot.q_neutral)
 
@@ -261,6 +265,7 @@ class JointPinTask(Task):
         i = robot.joint_names.index(self.joint)
         self._iq = int(robot.joint_q_index[i])
         self._iv = int(robot.joint_v_index[i])
+        self.diagonal_index = np.array([self._iv])
 
     def init_jacobian(self, J):
         J[0, self._iv] = 1.0
