@@ -363,3 +363,29 @@ def test_too_fast_twists_are_scaled_down(rig, panda):
     dy = panda.fk(panda.q_from_joints(q))[1, 3] - panda.fk(panda.q_neutral)[1, 3]
     assert dy == pytest.approx(-0.5 * 0.02, abs=1e-3)  # max_linear_speed 0.5 m/s
     assert rig.node.diag.counters["twists_scaled"] == 1
+
+
+def test_whole_body_chunk_for_g1_goes_to_the_body_controller():
+    g1 = RobotModel.load("g1")
+    ctx = LocalContext(sim_time=True)
+    try:
+        node = RetargetNode(context=ctx, parameter_overrides={"robot": "g1"})
+        probe = Node("probe", context=ctx)
+        body = []
+        probe.create_subscription(msgs.JointTrajectory, "body_controller/joint_trajectory",
+                                  body.append, 10)
+        js = probe.create_publisher(msgs.JointState, "joint_states", 10)
+        chunks = probe.create_publisher(msgs.JointTrajectory, "policy/action_chunk", 10)
+        js.publish(joint_state_msg(g1.joint_names, g1.joints_from_q(g1.q_neutral)))
+        helper = Retargeter(g1, node.space)
+        row = helper.encode(g1.q_neutral)
+        rows = np.repeat(row[None], 3, axis=0)
+        rows[:, -1] -= np.array([0.02, 0.04, 0.06])  # squat 6 cm over the chunk
+        chunks.publish(trajectory_msg(list(node.space.names), rows, [0.2, 0.4, 0.6]))
+        ctx.spin_some()
+        assert node.space.type == "whole_body" and len(body) == 1
+        assert list(body[0].joint_names) == g1.joint_names and len(body[0].points) == 3
+        knees = [p.positions[g1.joint_names.index("left_knee_joint")] for p in body[0].points]
+        assert knees[0] < knees[1] < knees[2]  # bending further as the pelvis goes down
+    finally:
+        ctx.shutdown()
