@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from vla_ros.safety import experiment
 from vla_ros.safety.conformal import calibrate_band, min_calibration_size
 from vla_ros.safety.errors import CalibrationError
 from vla_ros.safety.experiment import split_rollouts, train_one
@@ -31,14 +32,20 @@ def test_false_alarm_rate_on_fresh_successes_is_at_most_alpha(alpha):
     assert np.mean(rates) >= alpha - 0.1  # not vacuous: the band is not at infinity
 
 
-def test_band_covers_real_detector_scores():
+@pytest.mark.parametrize("shape_from", ["calibration half", "train successes"])
+def test_band_covers_real_detector_scores(shape_from, monkeypatch):
     """End to end on synthetic rollouts: fresh successes cross the band at a rate ≤ α.
+
+    Both ways of fitting the band's centre/spread are checked: half of the calibration
+    successes, or the training successes (then all calibration successes set q).
 
     Coverage is marginal (over calibration draws), so the rate is averaged over six
     independent data sets; one draw with ~35 quantile rollouts varies by about ±0.07.
     """
     cfg = SyntheticConfig(feature_dim=10, seen_tasks=4, unseen_tasks=1, rollouts_per_task=60,
                           failure_rate=0.2, min_length=20, max_length=35, with_actions=False)
+    monkeypatch.setattr(experiment, "SPLIT_CALIBRATION_MIN",
+                        0 if shape_from == "calibration half" else 10_000)
     rates = []
     for seed in range(6):
         rs = generate_rollouts(cfg, seed=seed)

@@ -93,11 +93,28 @@ def conformal_quantile(residuals: np.ndarray, alpha: float) -> float:
 
 
 def calibrate_band(curves: Sequence[np.ndarray], alpha: float, fit_fraction: float = 0.5,
-                   seed: int = 0) -> ConformalBand:
-    """Band from score curves of successful calibration rollouts (see module doc)."""
+                   seed: int = 0, fit_curves: Sequence[np.ndarray] | None = None
+                   ) -> ConformalBand:
+    """Band from score curves of successful calibration rollouts (see module doc).
+
+    With `fit_curves` (e.g. the training successes' curves), mu/sigma come from those and
+    every calibration curve goes to the quantile: still valid (the band's shape does not
+    depend on the calibration data) and better when calibration successes are few.
+    """
     curves = [np.asarray(c, dtype=np.float64) for c in curves if len(c)]
     n = len(curves)
     need = min_calibration_size(alpha)
+    if fit_curves is not None:
+        fit_list = [np.asarray(c, dtype=np.float64) for c in fit_curves if len(c)]
+        if len(fit_list) < 2:
+            raise CalibrationError("need at least 2 curves to fit the band's centre/spread")
+        if n < need:
+            raise CalibrationError(
+                f"{n} successful calibration rollouts are too few for alpha={alpha}: need "
+                f"at least {need}")
+        center, scale = _center_scale(fit_list)
+        residuals = np.sort([_residual(c, center, scale) for c in curves])
+        return ConformalBand(center, scale, residuals, float(alpha), True)
     order = np.random.default_rng(seed).permutation(n)
     n_fit = int(round(n * fit_fraction))
     split = n_fit >= 2 and n - n_fit >= need

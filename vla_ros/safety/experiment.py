@@ -3,10 +3,11 @@
 Seen-task rollouts are split per (task, outcome) into train / calibration / seen-test
 (default 60/20/20, fixed by `split_seed` so every detector and seed sees the same data);
 unseen-task rollouts are test-only. Each detector is trained on train (novelty baselines
-on its successes only), its band is calibrated on the calibration successes at level α,
-and it is scored on seen-test and unseen: ROC-AUC of the truncated max-so-far score and
-TPR / TNR / balanced accuracy / detection time at the band. Several training seeds give
-mean ± std.
+on its successes only), its band is calibrated on the calibration successes at level α
+(centre/spread from half of them, or from the training successes when there are fewer
+than SPLIT_CALIBRATION_MIN), and it is scored on seen-test and unseen: ROC-AUC of the
+truncated max-so-far score and TPR / TNR / balanced accuracy / detection time at the
+band. Several training seeds give mean ± std.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from vla_ros.safety.registry import make_detector
 from vla_ros.safety.rollouts import Rollout, RolloutSet
 
 EVAL_SETS = ("seen", "unseen")
+# Below this many calibration successes the band's centre/spread are fitted on the training
+# successes and all calibration successes set the quantile (instead of halving them).
+SPLIT_CALIBRATION_MIN = 40
 
 # Options that keep CPU training to minutes; the LSTM is the slow one.
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
@@ -89,7 +93,10 @@ def train_one(name: str, splits: Splits, feature_dim: int, seed: int, alpha: flo
     opts = {**DEFAULT_OPTIONS.get(name, {}), **(options or {})}
     detector = make_detector(name, feature_dim, **opts).fit(splits.train, seed=seed)
     curves = [detector.rollout_scores(r) for r in splits.calibration if r.success]
-    band = calibrate_band(curves, alpha, seed=seed)
+    fit = None
+    if len(curves) < SPLIT_CALIBRATION_MIN:  # too few to halve: shape the band on train
+        fit = [detector.rollout_scores(r) for r in splits.train if r.success]
+    band = calibrate_band(curves, alpha, seed=seed, fit_curves=fit)
     return Trained(detector, band, seed)
 
 
