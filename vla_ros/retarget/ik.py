@@ -108,8 +108,10 @@ class IKProblem:
         self.e_cost = np.zeros(nc)
         self.sqrt_w = np.zeros(nc)
         self.gain_w = np.zeros(nc)  # sqrt(w) * gain
-        self.Jw = np.zeros((nc, nv))
-        self.rw = np.zeros(nc)
+        self._Jw_buffer = np.zeros((nc, nv))  # sqrt(w) J and sqrt(w) gain e
+        self._rw_buffer = np.zeros(nc)
+        self.Jw, self.rw = self._Jw_buffer, self._rw_buffer
+        self._unit_weights = False
         self._cost_views = self._views(dense, self.J_cost, self.e_cost)
         self._diag_tasks = [
             (t, np.zeros(t.dim), t.diagonal_index, np.zeros(t.dim))
@@ -203,10 +205,14 @@ class IKProblem:
             self._stack_weights()
         for t, J, e in self._cost_jacobians:
             t.compute(self, J, e)
-        np.multiply(self.J_cost, self.sqrt_w[:, None], out=self.Jw)
-        np.multiply(self.e_cost, self.gain_w, out=self.rw)
-        np.matmul(self.Jw.T, self.Jw, out=self.H)
-        np.matmul(self.rw, self.Jw, out=self.f)
+        if self._unit_weights:  # Jw is J_cost and rw is e_cost (aliases): nothing to scale
+            np.matmul(self.J_cost.T, self.J_cost, out=self.H)
+            np.matmul(self.e_cost, self.J_cost, out=self.f)
+        else:
+            np.multiply(self.J_cost, self.sqrt_w[:, None], out=self.Jw)
+            np.multiply(self.e_cost, self.gain_w, out=self.rw)
+            np.matmul(self.Jw.T, self.Jw, out=self.H)
+            np.matmul(self.rw, self.Jw, out=self.f)
         lam = self.damping + extra_damping
         if self.lm_damping:
             lam += self.lm_damping * float(self.rw @ self.rw)
@@ -242,8 +248,8 @@ class IKProblem:
         self.used_fallback = x is None
         if x is None:
             x = self._solve_soft()
-        self.last_dq[:] = x
-        return self.last_dq
+        self.last_dq = x  # a fresh array from the solver: keeping a reference is safe
+        return x
 
     def _stack_weights(self) -> None:
         """sqrt(w) and sqrt(w) * gain per cost row, -gain per constraint row: redone only
@@ -255,6 +261,11 @@ class IKProblem:
         self.gain_w *= self.sqrt_w
         for t, _, _, rows in self._eq_views:
             self._eq_gain[rows] = -t.gain
+        self._unit_weights = bool(np.all(self.sqrt_w == 1.0) and np.all(self.gain_w == 1.0))
+        if self._unit_weights:
+            self.Jw, self.rw = self.J_cost, self.e_cost
+        else:
+            self.Jw, self.rw = self._Jw_buffer, self._rw_buffer
         self._diag_weight.fill(0.0)
         for t, _, index, wg in self._diag_tasks:
             self._diag_weight[index] += t.weight
