@@ -189,22 +189,24 @@ class Expert:
         return Segment(name, lambda: (p, yaw), gripper, self.duration(nominal))
 
     def reachable_yaw(self, p: np.ndarray, yaw: float, period: float = np.pi,
-                      sweep: float = 0.0) -> float:
+                      sweep: float = 0.0, prefer: float | None = None) -> float:
         """`yaw`, or the nearest equivalent yaw + k * period, that IK reaches at `p`.
 
         Grippers and objects are symmetric (a cube every quarter turn, a parallel gripper
         every half turn), so several yaws grasp equally well; joint limits (the SO-101's
         wrist roll stops short of a full turn) decide which the arm can actually reach.
         With `sweep`, yaw + sweep must be reachable too (a door swings the wrist round).
-        Falls back to the candidate with the smallest position error.
+        Candidates are tried nearest to `prefer` first (default: `yaw` itself). Falls
+        back to the candidate with the smallest position error.
         """
+        prefer = yaw if prefer is None else prefer
         candidates = sorted((yaw + k * period for k in range(-4, 5)
                              if abs(yaw + k * period) <= np.pi + 1e-9),
-                            key=lambda c: abs(c - yaw))  # fmt: skip
+                            key=lambda c: abs(c - prefer))  # fmt: skip
         best, best_err = yaw, np.inf
         for c in candidates:
             err = max(self._ik_error(p, c), self._ik_error(p, c + sweep) if sweep else 0.0)
-            if err < 1e-3:
+            if err < 5e-3:  # the Panda IK trades ~4 mm for its posture term
                 return float(c)
             if err < best_err:
                 best, best_err = c, err
@@ -342,7 +344,8 @@ def _place_pose(x: Expert) -> np.ndarray:
     elif g.kind == "drawer_cabinet":
         T = env.object_frame("drawer")
         d = g.dims
-        gpos = T[:3, :3] @ np.array([d["inner_hx"] * 1.0, 0.0, d["floor_z"]]) + T[:3, 3]
+        # Middle of the part of the tray that is out of the cabinet (clear of its face).
+        gpos = T[:3, :3] @ np.array([d["inner_hx"] * 0.8, 0.0, d["floor_z"]]) + T[:3, 3]
         z = gpos[2] + obj.rest_z + 2 * gap
     else:
         raise ExpertError(f"cannot place onto a '{g.kind}' ({goal})")

@@ -45,7 +45,7 @@ class SharedArmIK:
             # A posture pull only helps redundant arms (it picks a point of the null
             # space). A 6-or-fewer-DoF arm has no null space: there the pull trades TCP
             # position against joint posture (2-3 cm on the small SO-101), so it is off.
-            posture_weight = 1e-3 if len(env.robot.arm_joints) > 6 else 0.0
+            posture_weight = 1e-4 if len(env.robot.arm_joints) > 6 else 0.0
         self.ik = PoseIK(self.robot, posture_weight=posture_weight)
         self.tol_pos, self.tol_rot, self.max_steps = tol_pos, tol_rot, max_steps
         # Constant transform from the sim TCP to the IK frame, measured at the current q.

@@ -357,7 +357,7 @@ class _Builder:
                        pos=(dx, side * (dy - 0.003), dz / 2), mass=0.05, rgba=grey)
         self._geom(drawer, "drawer_rear", box, (0.003, dy, dz / 2), pos=(2 * dx - 0.003, 0, dz / 2),
                    mass=0.05, rgba=grey)
-        knob_h = 0.03 * s
+        knob_h = 0.02 * s  # half height: low enough for a hand to pass over into the tray
         self._geom(drawer, "drawer_knob", mujoco.mjtGeom.mjGEOM_CYLINDER, (0.009, knob_h, 0),
                    pos=(-t, 0, 2 * hz - 3 * t + knob_h + 0.002), mass=0.02, condim=4)
         self.fixture_joints["drawer_cabinet"] = "drawer_slide"
