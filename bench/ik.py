@@ -8,9 +8,10 @@ Cases (both solvers get the same model, targets, task weights, limits and QP bac
   which pink has no limit for, so ours solves the larger QP.
 
 A step = kinematics update + one QP + integration, i.e. what a control loop pays per
-cycle. Both run the same plain loop (full steps, no line search or restarts) so steps and
-errors compare the formulations; the `ours solve()` rows show PoseIK.solve / WholeBodyIK
-.solve (line search, restarts) for the success rate a caller gets.
+cycle. Both run the same plain loop (full steps, no line search or restarts; joint-limit
+gain 0.5 as pink's default) so steps and errors compare the formulations; the
+`ours solve()` rows show PoseIK.solve / WholeBodyIK.solve (line search, LM damping,
+restarts, limit gain 1) for the success rate a caller gets.
 
     nice .venv/bin/python bench/ik.py [--targets 100] [--solver daqp]
 Goals: ours >= 3x faster than pink per step; median <= 40 us (Panda), <= 150 us (G1).
@@ -43,6 +44,9 @@ from vla_ros.retarget.wholebody import (  # noqa: E402
 )
 
 TOL_POS, TOL_ROT = 1e-3, 1e-2
+PINK_LIMIT_GAIN = 0.5
+"""pink's ConfigurationLimit closes half the distance to a joint limit per step; the plain
+loop of ours uses the same gain so both run the same formulation."""
 
 
 def pose_error(T: pin.SE3 | np.ndarray, target: np.ndarray) -> tuple[float, float]:
@@ -162,6 +166,7 @@ def case_panda_pose(n: int, solver: str, max_steps: int) -> list[str]:
 
     ours, ours_solve, theirs = Run(), Run(), Run()
     ik = PoseIK(robot, solver=solver)
+    plain = PoseIK(robot, solver=solver, position_limit_gain=PINK_LIMIT_GAIN)
     data = robot.model.createData()
     fid = robot.frame_id(frame)
 
@@ -170,7 +175,7 @@ def case_panda_pose(n: int, solver: str, max_steps: int) -> list[str]:
         return (*pose_error(pin.updateFramePlacement(robot.model, data, fid), target), 0.0)
 
     for target in targets:
-        plain_loop(ours, lambda q, T=target: ik.step(q, T, 1.0), robot.q_neutral,
+        plain_loop(ours, lambda q, T=target: plain.step(q, T, 1.0), robot.q_neutral,
                    lambda q, T=target: err_of(q, T), max_steps)  # fmt: skip
         result = ik.solve(robot.q_neutral, target, max_steps=max_steps)
         ours_solve.converged += result.converged
@@ -204,6 +209,7 @@ def case_panda_erj(n: int, solver: str, max_steps: int) -> list[str]:
 
     pinned = JointPinTask(joint, weight=weight)
     ik = PoseIK(robot, solver=solver, extra_tasks=[pinned])
+    plain = PoseIK(robot, solver=solver, extra_tasks=[pinned], position_limit_gain=PINK_LIMIT_GAIN)
     data = robot.model.createData()
     fid = robot.frame_id(frame)
 
@@ -215,7 +221,7 @@ def case_panda_erj(n: int, solver: str, max_steps: int) -> list[str]:
     ours, ours_solve, theirs = Run(), Run(), Run()
     for target, value in zip(targets, values, strict=True):
         pinned.value = value
-        plain_loop(ours, lambda q, T=target: ik.step(q, T, 1.0), robot.q_neutral,
+        plain_loop(ours, lambda q, T=target: plain.step(q, T, 1.0), robot.q_neutral,
                    lambda q, T=target, v=value: err_of(q, T, v), max_steps)  # fmt: skip
         result = ik.solve(robot.q_neutral, target, max_steps=max_steps)
         ours_solve.converged += result.converged
@@ -249,6 +255,7 @@ def case_panda_erj(n: int, solver: str, max_steps: int) -> list[str]:
 def case_g1(n: int, solver: str, max_steps: int) -> list[str]:
     """Standing reaches and squats (pelvis 0-30 cm lower, hands forward and down)."""
     wb = WholeBodyIK("g1", solver=solver)
+    plain = WholeBodyIK(wb.robot, solver=solver, position_limit_gain=PINK_LIMIT_GAIN)
     robot = wb.robot
     q0 = robot.q_neutral
     h0 = wb.pelvis_height_at(q0)
@@ -285,8 +292,8 @@ def case_g1(n: int, solver: str, max_steps: int) -> list[str]:
 
     ours, ours_solve, theirs = Run(), Run(), Run()
     for left, right, height in problems:
-        wb.hold_feet(q0)
-        plain_loop(ours, lambda q, a=left, b=right, h=height: wb.step(q, a, b, h, 1.0), q0,
+        plain.hold_feet(q0)
+        plain_loop(ours, lambda q, a=left, b=right, h=height: plain.step(q, a, b, h, 1.0), q0,
                    lambda q, a=left, b=right, h=height: err_of(q, a, b, h), max_steps)  # fmt: skip
         result = wb.solve(q0, left, right, height, max_steps=max_steps)
         ours_solve.converged += result.converged

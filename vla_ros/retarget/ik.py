@@ -480,6 +480,7 @@ class PoseIK:
         damping: float = 1e-6,
         lm_damping: float = 0.0,
         velocity_limit: bool = True,
+        position_limit_gain: float = 1.0,
         max_position_error: float = np.inf,
         max_orientation_error: float = np.inf,
         seed: int = 0,
@@ -497,7 +498,7 @@ class PoseIK:
         if self.posture is not None:
             tasks.append(self.posture)
         self.velocity = VelocityLimit() if velocity_limit else None
-        limits: list[Limit] = [JointPositionLimit(), *extra_limits]
+        limits: list[Limit] = [JointPositionLimit(gain=position_limit_gain), *extra_limits]
         if self.velocity is not None:
             limits.insert(0, self.velocity)
         self.problem = IKProblem(

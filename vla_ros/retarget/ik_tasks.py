@@ -36,6 +36,13 @@ def _weights(value: float | np.ndarray, n: int, what: str) -> np.ndarray:
     return w
 
 
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """A slice when the indices are consecutive and ascending (views instead of copies)."""
+    if len(index) and np.array_equal(index, np.arange(index[0], index[0] + len(index))):
+        return slice(int(index[0]), int(index[0]) + len(index))
+    return index
+
+
 WEIGHTS_VERSION = [0]
 """Bumped whenever any task's weight or gain changes: `IKProblem` re-stacks its weight
 vectors only then, not on every step."""
@@ -136,6 +143,7 @@ class FrameTask(Task):
         self._R_target_T = self._T[:3, :3].T
         self.has_target = False
         self._fid = -1
+        self._views: tuple | None = None
 
     def set_weights(
         self, position: float | np.ndarray, orientation: float | np.ndarray
@@ -186,13 +194,17 @@ class FrameTask(Task):
     def compute(self, p, J, e):
         if not self.has_target:
             raise IKError(f"FrameTask '{self.frame}': no target set")
+        views = self._views
+        if views is None or views[0] is not J:  # the problem passes the same blocks each step
+            views = self._views = (J, e[:3], e[3:], J[:3], J[3:])
+        _, e_pos, e_rot, J_pos, J_rot = views
         T = pin.updateFramePlacement(p.model, p.data, self._fid)
-        np.subtract(T.translation, self.p_target, out=e[:3])
+        np.subtract(T.translation, self.p_target, out=e_pos)
         E = T.rotation @ self._R_target_T
-        e[3:] = pin.log3(E)
+        e_rot[:] = pin.log3(E)
         Jf = pin.getFrameJacobian(p.model, p.data, self._fid, _LWA)
-        J[:3] = Jf[:3]
-        np.matmul(pin.Jlog3(E.T), Jf[3:], out=J[3:])
+        J_pos[:] = Jf[:3]
+        np.matmul(pin.Jlog3(E.T), Jf[3:], out=J_rot)
         if p.clamp_errors and self._clamps:
             _clamp_norm(e[:3], self.max_position_error)
             _clamp_norm(e[3:], self.max_orientation_error)
@@ -227,9 +239,9 @@ class PostureTask(Task):
             self.dim = n
             self._weight = _weights(self._w, n, "posture weight")
             WEIGHTS_VERSION[0] += 1
-        self._q_index = robot.joint_q_index
+        self._q_index = _as_slice(robot.joint_q_index)
         self._v_index = robot.joint_v_index
-        self.diagonal_index = robot.joint_v_index
+        self.diagonal_index = _as_slice(robot.joint_v_index)
         if self.target is None:
             self.target = robot.joints_from_q(robot.q_neutral)
 

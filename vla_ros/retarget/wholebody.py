@@ -89,6 +89,7 @@ class WholeBodyIK:
         posture_weight: float = POSTURE_WEIGHT,
         support_margin: float = SUPPORT_MARGIN,
         velocity_limit: bool = True,
+        position_limit_gain: float = 1.0,
         damping: float = 1e-6,
     ) -> None:
         self.robot = robot = RobotModel.load(robot) if isinstance(robot, str) else robot
@@ -119,7 +120,7 @@ class WholeBodyIK:
         tasks = [*self.hands.values(), self.pelvis]
         if self.posture is not None:
             tasks.append(self.posture)
-        limits: list[Limit] = [JointPositionLimit(), self.support]
+        limits: list[Limit] = [JointPositionLimit(gain=position_limit_gain), self.support]
         if self.velocity is not None:
             limits.insert(0, self.velocity)
         self.problem = IKProblem(
