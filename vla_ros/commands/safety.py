@@ -172,6 +172,7 @@ def main_eval(args: argparse.Namespace) -> int:
         EVAL_SETS,
         Trained,
         evaluate,
+        failure_mode_table,
         results_table,
         split_rollouts,
     )
@@ -215,6 +216,9 @@ def main_eval(args: argparse.Namespace) -> int:
               f"{len(splits.unseen)} rollouts ({sum(r.label for r in splits.unseen)} failures) "
               f"on {len(data.tasks('unseen'))} unseen tasks; mean ± std over seeds "
               f"{manifest['seeds']}.\n\n")
+    modes = ("\n\n## Alarm rate by failure mode (seen-test + unseen, mean over seeds)\n\n"
+             + failure_mode_table(results) + "\n\n'success' = false-alarm rate.")
+    table = table + modes
     (out / "results.md").write_text(header + table + "\n")
     (out / "results.json").write_text(json.dumps(
         {name: [{k: _numbers(r[k]) for k in EVAL_SETS} for r in per_seed]

@@ -111,6 +111,8 @@ class EvalResult:
     n_failure: int
     curves: list[np.ndarray] = field(default_factory=list, repr=False)
     labels: list[int] = field(default_factory=list, repr=False)
+    alarmed: list[bool] = field(default_factory=list, repr=False)
+    modes: list[str] = field(default_factory=list, repr=False)  # failure_mode per rollout
 
 
 def evaluate(trained: Trained, rollouts: Sequence[Rollout]) -> EvalResult:
@@ -120,7 +122,9 @@ def evaluate(trained: Trained, rollouts: Sequence[Rollout]) -> EvalResult:
     stats = alarm_stats(curves, labels, trained.band)
     n_fail = int(sum(labels))
     return EvalResult(auc, stats.tpr, stats.tnr, stats.balanced_accuracy,
-                      stats.detection_time, len(labels) - n_fail, n_fail, curves, labels)
+                      stats.detection_time, len(labels) - n_fail, n_fail, curves, labels,
+                      [a is not None for a in stats.alarms],
+                      [r.failure_mode or "success" for r in rollouts])
 
 
 def applicable(name: str, rollouts: RolloutSet) -> bool:
@@ -182,4 +186,33 @@ def results_table(results: dict[str, list[dict[str, EvalResult]]], alpha: float)
                  f"set; TPR/TNR/balanced accuracy/detection time (fraction of the episode "
                  f"before the alarm, detected failures only) at the conformal band, "
                  f"alpha={alpha}.")
+    return "\n".join(lines)
+
+
+def failure_mode_table(results: dict[str, list[dict[str, EvalResult]]]) -> str:
+    """Alarm rate per failure mode (seen-test + unseen pooled, mean over seeds).
+
+    The "success" column is the false-alarm rate; the others are per-mode TPRs, which show
+    *what* a detector catches (e.g. image corruption vs. a wrong target).
+    """
+    modes = sorted({m for per_seed in results.values() for r in per_seed
+                    for k in EVAL_SETS for m in r[k].modes} - {"success"})
+    cols = ["success"] + modes
+    counts = {m: 0 for m in cols}
+    any_seed = next(iter(results.values()))[0]
+    for k in EVAL_SETS:
+        for m in any_seed[k].modes:
+            counts[m] += 1
+    head = ["detector"] + [f"{m} (n={counts[m]})" for m in cols]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, per_seed in results.items():
+        row = [name]
+        for m in cols:
+            rates = []
+            for r in per_seed:
+                hits = [a for k in EVAL_SETS for a, mm in zip(r[k].alarmed, r[k].modes,
+                                                               strict=True) if mm == m]
+                rates.append(np.mean(hits) if hits else np.nan)
+            row.append("–" if np.all(np.isnan(rates)) else f"{np.nanmean(rates):.2f}")
+        lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
