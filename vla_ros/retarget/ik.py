@@ -90,7 +90,8 @@ class IKProblem:
         self.tasks = list(tasks)
         self.constraints = list(constraints)
         self.limits = list(limits)
-        self.damping = float(damping)
+        self._weights_seen = -1
+        self.damping = damping
         self.lm_damping = float(lm_damping)
         for item in (*self.tasks, *self.constraints, *self.limits):
             item.bind(robot)
@@ -99,6 +100,7 @@ class IKProblem:
         self.nv = nv
         self.q = pin.neutral(self.model)
         self.last_dq = np.zeros(nv)
+        self.Jcom = np.zeros((3, nv))  # CoM Jacobian of the last kinematics update
 
         # Tasks whose Jacobian rows are unit vectors (posture, pinned joint) add only to the
         # diagonal of H and to f: they stay out of the dense stack (29 fewer rows on G1).
@@ -118,7 +120,7 @@ class IKProblem:
             for t in self.tasks
             if t.diagonal_index is not None
         ]
-        self._diag_weight = np.zeros(nv)  # sum of diagonal tasks' weights per variable
+        self._diag_weight = np.zeros(nv)  # damping + diagonal tasks' weights per variable
 
         neq = sum(t.dim for t in self.constraints)
         row_limits = [lim for lim in self.limits if lim.stage == ROWS]
@@ -148,13 +150,22 @@ class IKProblem:
         self._diag = self.H.reshape(-1)[:: nv + 1]
         self.solver = make_solver(solver, nv, m, neq)
         self._soft: object | None = None  # box-only solver for the infeasible fallback
-        self._weights_seen = -1  # WEIGHTS_VERSION when sqrt_w/gain_w were last stacked
         self._cost_jacobians = [(t, J, e) for t, J, e, _ in self._cost_views]
         self._eq_jacobians = [(t, J, e) for t, J, e, _ in self._eq_views]
         self._box = _FusedBox.build(robot, self._rate, self._position, self.lb, self.ub)
         self.last_status = 0
         self.used_fallback = False
         self.clamp_errors = True  # tasks may clamp the error they feed to the QP
+
+    @property
+    def damping(self) -> float:
+        """Tikhonov damping lambda added to the diagonal of H."""
+        return self._damping
+
+    @damping.setter
+    def damping(self, value: float) -> None:
+        self._damping = float(value)
+        self._weights_seen = -1  # re-stack: the damping lives in the diagonal constant
 
     @staticmethod
     def _views(tasks: Sequence[Task], J: np.ndarray, e: np.ndarray) -> list:
@@ -172,7 +183,7 @@ class IKProblem:
         self.q[:] = q
         pin.computeJointJacobians(self.model, self.data, self.q)
         if self.uses_com:
-            pin.jacobianCenterOfMass(self.model, self.data, False)
+            self.Jcom = pin.jacobianCenterOfMass(self.model, self.data, False)
 
     def cost(self, q: np.ndarray) -> float:
         """Weighted squared error of the cost tasks at q (unclamped): the objective that
@@ -200,7 +211,7 @@ class IKProblem:
             self.q[:] = q
             pin.computeJointJacobians(self.model, self.data, self.q)
             if self.uses_com:
-                pin.jacobianCenterOfMass(self.model, self.data, False)
+                self.Jcom = pin.jacobianCenterOfMass(self.model, self.data, False)
         if self._weights_seen != WEIGHTS_VERSION[0]:
             self._stack_weights()
         for t, J, e in self._cost_jacobians:
@@ -213,12 +224,10 @@ class IKProblem:
             np.multiply(self.e_cost, self.gain_w, out=self.rw)
             np.matmul(self.Jw.T, self.Jw, out=self.H)
             np.matmul(self.rw, self.Jw, out=self.f)
-        lam = self.damping + extra_damping
-        if self.lm_damping:
-            lam += self.lm_damping * float(self.rw @ self.rw)
-        self._diag += lam
+        self._diag += self._diag_weight  # damping + diagonal tasks' weights
+        if extra_damping or self.lm_damping:
+            self._diag += extra_damping + self.lm_damping * float(self.rw @ self.rw)
         if self._diag_tasks:
-            self._diag += self._diag_weight
             f = self.f
             for t, e, index, wg in self._diag_tasks:
                 t.compute(self, None, e)
@@ -266,7 +275,7 @@ class IKProblem:
             self.Jw, self.rw = self.J_cost, self.e_cost
         else:
             self.Jw, self.rw = self._Jw_buffer, self._rw_buffer
-        self._diag_weight.fill(0.0)
+        self._diag_weight.fill(self.damping)
         for t, _, index, wg in self._diag_tasks:
             self._diag_weight[index] += t.weight
             np.multiply(t.weight, t.gain, out=wg)

@@ -164,10 +164,22 @@ class SupportPolygonLimit(Limit):
 
     def __init__(self, max_edges: int = 16, margin: float = 0.01) -> None:
         self.rows = int(max_edges)
-        self.margin = float(margin)
         self.normals = np.zeros((self.rows, 2))
+        self._normals3 = np.zeros((self.rows, 3))  # (n_x, n_y, 0): rows act on 3-D CoM data
         self.offsets = np.full(self.rows, INF)
+        self._bound = np.full(self.rows, INF)  # offsets - margin
         self.vertices = np.zeros((0, 2))
+        self.margin = margin
+
+    @property
+    def margin(self) -> float:
+        """Distance (m) kept from the polygon's edges; negative widens the polygon."""
+        return self._margin
+
+    @margin.setter
+    def margin(self, value: float) -> None:
+        self._margin = float(value)
+        np.subtract(self.offsets, self._margin, out=self._bound)
 
     def set_polygon(self, points: np.ndarray) -> None:
         """The polygon is the convex hull of `points` (k x 2, world x-y)."""
@@ -185,14 +197,16 @@ class SupportPolygonLimit(Limit):
         self.offsets[:] = INF
         self.normals[:k] = normals
         self.offsets[:k] = np.einsum("ij,ij->i", normals, hull)
+        self._normals3[:, :2] = self.normals
+        np.subtract(self.offsets, self._margin, out=self._bound)
 
     def contains(self, xy: np.ndarray, margin: float = 0.0) -> bool:
         """Whether a ground point lies inside the polygon shrunk by `margin`."""
         return bool(np.all(self.normals @ np.asarray(xy)[:2] <= self.offsets - margin))
 
     def fill_rows(self, p, A, lo, up):
-        np.matmul(self.normals, p.data.Jcom[:2], out=A)
-        np.subtract(self.offsets - self.margin, self.normals @ p.data.com[0][:2], out=up)
+        np.matmul(self._normals3, p.Jcom, out=A)
+        np.subtract(self._bound, self._normals3 @ p.data.com[0], out=up)
 
 
 def convex_hull(points: np.ndarray) -> np.ndarray:

@@ -373,4 +373,4 @@ class ComTask(Task):
 
     def compute(self, p, J, e):
         np.subtract(p.data.com[0][: self.dim], self.target, out=e)
-        J[:] = p.data.Jcom[: self.dim]
+        J[:] = p.Jcom[: self.dim]
