@@ -140,6 +140,22 @@ def test_chunk_id_restart_starts_a_new_episode(setup):
     h.ctx.shutdown()
 
 
+def test_policy_episode_message_starts_a_new_episode(setup):
+    splits, models = setup
+    trained, path = models["mahalanobis"]
+    a, b = [r for r in splits.unseen if r.success][:2]
+    h = Harness({"checkpoint": str(path)})
+    episode = h.probe.create_publisher(msgs.String, "policy/episode", 10)
+    h.play(a, first_chunk_id=1)
+    episode.publish(msgs.String(data="episode 2"))
+    h.scores.clear()
+    h.play(b, first_chunk_id=a.length + 1)  # ids keep counting: only the message tells
+    np.testing.assert_allclose(np.array(h.scores)[:, 0], trained.detector.rollout_scores(b),
+                               rtol=1e-5)
+    assert any("policy/episode 'episode 2'" in m for m in h.diag)
+    h.ctx.shutdown()
+
+
 @pytest.mark.parametrize("bad", ["dimension", "nan"])
 def test_bad_features_halt_with_a_reason(setup, bad):
     _, models = setup
