@@ -36,6 +36,11 @@ from vla_ros.retarget.ik_tasks import WEIGHTS_VERSION, FrameTask, PostureTask, T
 from vla_ros.retarget.qp_solvers import INF, make_solver
 from vla_ros.retarget.robot_model import RobotModel
 
+try:  # the clip ufunc itself: np.clip's Python wrapper costs 3x more on small vectors
+    from numpy._core.umath import clip as clip_ufunc
+except ImportError:  # numpy < 2
+    from numpy.core.umath import clip as clip_ufunc
+
 SOFT_CONSTRAINT_WEIGHT = 1e4
 """Weight of constraint rows moved into the cost when the hard QP is infeasible."""
 
@@ -374,10 +379,8 @@ class _FusedBox:
                 np.multiply(self.velocity.v_max, dt, out=self._vdt)
                 np.negative(self._vdt, out=self._neg_vdt)
                 self._dt, self._vmax = dt, self.velocity.v_max
-            np.maximum(lb, self._neg_vdt, out=lb)  # np.clip costs more than these four
-            np.minimum(lb, self._vdt, out=lb)
-            np.maximum(ub, self._neg_vdt, out=ub)
-            np.minimum(ub, self._vdt, out=ub)
+            clip_ufunc(lb, self._neg_vdt, self._vdt, out=lb)
+            clip_ufunc(ub, self._neg_vdt, self._vdt, out=ub)
 
 
 def integrate(robot: RobotModel, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
@@ -386,14 +389,11 @@ def integrate(robot: RobotModel, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
     model = robot.model
     if robot.q_is_joint_vector:
         out = q + dq
-        np.maximum(out, model.lowerPositionLimit, out=out)
-        np.minimum(out, model.upperPositionLimit, out=out)
-        return out
+        return clip_ufunc(out, model.lowerPositionLimit, model.upperPositionLimit, out=out)
     out = q + dq if model.nq == model.nv else pin.integrate(model, q, dq)
     lo, hi, qi = robot.joint_limits_q
     joints = out[qi]
-    np.maximum(joints, lo, out=joints)
-    np.minimum(joints, hi, out=joints)
+    clip_ufunc(joints, lo, hi, out=joints)
     if not isinstance(qi, slice):
         out[qi] = joints
     return out
