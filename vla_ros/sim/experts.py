@@ -15,7 +15,7 @@ joint targets, so a dataset can store either.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +85,10 @@ def _wrap_half_turn(yaw: float) -> float:
 def _wrap_quarter_turn(yaw: float) -> float:
     """Square objects look the same every quarter turn: keep |yaw| <= pi/4."""
     return float((yaw + np.pi / 4) % (np.pi / 2) - np.pi / 4)
+
+
+def _wrap(angle: float) -> float:
+    return float((angle + np.pi) % (2 * np.pi) - np.pi)
 
 
 def _smooth(s: float) -> float:
@@ -189,23 +193,25 @@ class Expert:
         return Segment(name, lambda: (p, yaw), gripper, self.duration(nominal))
 
     def reachable_yaw(self, p: np.ndarray, yaw: float, period: float = np.pi,
-                      sweep: float = 0.0, prefer: float | None = None) -> float:
+                      prefer: float | None = None,
+                      path: Sequence[tuple[np.ndarray, float]] = ()) -> float:
         """`yaw`, or the nearest equivalent yaw + k * period, that IK reaches at `p`.
 
         Grippers and objects are symmetric (a cube every quarter turn, a parallel gripper
         every half turn), so several yaws grasp equally well; joint limits (the SO-101's
         wrist roll stops short of a full turn) decide which the arm can actually reach.
-        With `sweep`, yaw + sweep must be reachable too (a door swings the wrist round).
-        Candidates are tried nearest to `prefer` first (default: `yaw` itself). Falls
-        back to the candidate with the smallest position error.
+        Every (position, yaw offset) of `path` must be reachable too: a door swings the
+        wrist round while the knob moves along an arc.
+        Candidates are tried nearest (in angle) to `prefer` first, default `yaw` itself.
+        Falls back to the candidate with the smallest position error.
         """
         prefer = yaw if prefer is None else prefer
         candidates = sorted((yaw + k * period for k in range(-4, 5)
                              if abs(yaw + k * period) <= np.pi + 1e-9),
-                            key=lambda c: abs(c - prefer))  # fmt: skip
+                            key=lambda c: abs(_wrap(c - prefer)))  # fmt: skip
         best, best_err = yaw, np.inf
         for c in candidates:
-            err = max(self._ik_error(p, c), self._ik_error(p, c + sweep) if sweep else 0.0)
+            err = max([self._ik_error(p, c)] + [self._ik_error(q, c + dy) for q, dy in path])
             if err < 5e-3:  # the Panda IK trades ~4 mm for its posture term
                 return float(c)
             if err < best_err:
@@ -428,11 +434,23 @@ def _skill_push(x: Expert) -> Iterator[Segment]:
     yield x.move("retreat", lambda: (up, yaw), 1.0)
 
 
+def _trailing_jaw_yaw(x: Expert, knob: np.ndarray) -> float | None:
+    """For a gripper with one fixed jaw: the yaw that puts the fixed jaw on the side the
+    hand comes from, so the open moving jaw (raised as it opens) leads over a knob the
+    hand cannot get above (the SO-101's reach ends below the knobs' tops). None for
+    symmetric grippers, which come down over the knob."""
+    if x.grasp_offset[0] == 0.0:
+        return None
+    c = x.pos[:2] - knob[:2]  # closing direction Rz(yaw)·y points at the fixed jaw
+    return float(np.arctan2(-c[0], c[1]))
+
+
 def _skill_drawer(x: Expert) -> Iterator[Segment]:
     env = x.env
     travel = env.scene.objects["drawer_cabinet"].dims["travel"]
     knob = env.geom_position("drawer_knob")
-    yaw = x.reachable_yaw(knob, x.yaw_jitter(), period=np.pi / 2)
+    yaw = x.reachable_yaw(knob, x.yaw_jitter(), period=np.pi / 2,
+                          prefer=_trailing_jaw_yaw(x, knob))
     above = x.jitter(knob + [0, 0, 0.08 * x.s])
     yield x.move("approach", lambda: (above, yaw), 0.0)
     knob = env.geom_position("drawer_knob")
@@ -462,8 +480,12 @@ def _skill_door(x: Expert) -> Iterator[Segment]:
     z = knob[2]
     theta_goal = 1.35 if x.inst.params.get("start", 0.0) < 0.5 else 0.0
     theta_goal = theta0 + x.partial * (theta_goal - theta0)
-    yaw0 = x.reachable_yaw(knob, theta0 + x.yaw_jitter(), period=np.pi,
-                           sweep=theta_goal - theta0)
+    prefer = _trailing_jaw_yaw(x, knob)  # the knob is round: any quarter turn grasps it
+    path = [(np.r_[hinge[:2] + R * np.array([-np.sin(th), np.cos(th)]), z], th - theta0)
+            for th in np.linspace(theta0, theta_goal, 5)[1:]]
+    yaw0 = x.reachable_yaw(knob, theta0 + x.yaw_jitter(),
+                           period=np.pi if prefer is None else np.pi / 2,
+                           prefer=prefer, path=path)
     above = x.jitter(knob + [0, 0, 0.08 * x.s])
     yield x.move("approach", lambda: (above, yaw0), 0.0)
     knob = env.geom_position("door_knob")

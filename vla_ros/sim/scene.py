@@ -389,7 +389,7 @@ class _Builder:
                        range=[0, 1.75], damping=0.5, frictionloss=0.05, armature=0.01)
         self._geom(door, "door_panel", box, (t, hy, hz - 0.002), pos=(0, hy, hz + 0.001),
                    mass=0.2)
-        knob_h = 0.03 * s
+        knob_h = 0.02 * s
         self._geom(door, "door_knob", mujoco.mjtGeom.mjGEOM_CYLINDER, (0.009, knob_h, 0),
                    pos=(0, 1.7 * hy, 2 * hz + knob_h), mass=0.02, condim=4)
         self.fixture_joints["door_cabinet"] = "door_hinge"
