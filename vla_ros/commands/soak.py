@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import time
 from collections import Counter
@@ -84,7 +85,7 @@ class SoakReport:
         for fault in FAULTS:
             seen = ", ".join(f"{k}: {v}" for k, v in sorted(self.outcomes.get(fault, {}).items()))
             rows.append(f"| {fault} | {self.injected[fault]} | {seen or '-'} |")
-        refused = Counter(self.episodes_refused)
+        refused = Counter(re.sub(r"\d+", "N", r.split(";")[0]) for r in self.episodes_refused)
         rows += [
             "",
             f"- sim time {self.sim_seconds:.0f} s, wall {self.wall_seconds:.0f} s",
