@@ -314,3 +314,30 @@ def test_frame_task_without_target_is_an_error(panda):
     problem = IKProblem(panda, [FrameTask(panda.ee_frame)])
     with pytest.raises(IKError, match="no target set"):
         problem.solve(panda.q_neutral)
+
+
+def test_diagonal_tasks_match_dense_rows(panda):
+    """Posture and pinned-joint tasks are added to the diagonal of H; stacked as dense rows
+    they must give the same step."""
+
+    class DensePosture(PostureTask):
+        def bind(self, robot):
+            super().bind(robot)
+            self.diagonal_index = None
+
+    class DensePin(JointPinTask):
+        def bind(self, robot):
+            super().bind(robot)
+            self.diagonal_index = None
+
+    target = panda.fk(panda.q_neutral)
+    target[:3, 3] += [0.1, -0.1, 0.05]
+    steps = []
+    for posture, pinned in ((PostureTask(1e-2), JointPinTask("panda_joint3", 0.3, 2.0)),
+                            (DensePosture(1e-2), DensePin("panda_joint3", 0.3, 2.0))):
+        task = FrameTask(panda.ee_frame, 1.0, 0.5)
+        task.set_target(target)
+        problem = IKProblem(panda, [task, posture, pinned], [VelocityLimit()])
+        assert (problem.J_cost.shape[0] == 6) is (posture.diagonal_index is not None)
+        steps.append(problem.solve(panda.q_neutral, 0.05).copy())
+    np.testing.assert_allclose(steps[0], steps[1], atol=1e-10)

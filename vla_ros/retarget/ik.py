@@ -118,10 +118,13 @@ class IKProblem:
         self._Jw_buffer = np.zeros((nc, nv))  # sqrt(w) J and sqrt(w) gain e
         self._rw_buffer = np.zeros(nc)
         self.Jw, self.rw = self._Jw_buffer, self._rw_buffer
+        self._Jw_T, self._J_cost_T = self.Jw.T, self.J_cost.T  # views, made once
+        self._sqrt_w_column = self.sqrt_w[:, None]
         self._unit_weights = False
         self._cost_views = self._views(dense, self.J_cost, self.e_cost)
-        self._diag_tasks = [
-            (t, np.zeros(t.dim), t.diagonal_index, np.zeros(t.dim))
+        self.f = np.zeros(nv)
+        self._diag_tasks = [  # (task, error, its rows of f, weight * gain)
+            (t, np.zeros(t.dim), self.f[t.diagonal_index], np.zeros(t.dim))
             for t in self.tasks
             if t.diagonal_index is not None
         ]
@@ -151,7 +154,6 @@ class IKProblem:
         self._rate = [lim for lim in self.limits if lim.stage == RATE]
         self._position = [lim for lim in self.limits if lim.stage == POSITION]
         self.H = np.zeros((nv, nv))
-        self.f = np.zeros(nv)
         self._diag = self.H.reshape(-1)[:: nv + 1]
         self.solver = make_solver(solver, nv, m, neq)
         self._soft: object | None = None  # box-only solver for the infeasible fallback
@@ -222,22 +224,20 @@ class IKProblem:
         for t, J, e in self._cost_jacobians:
             t.compute(self, J, e)
         if self._unit_weights:  # Jw is J_cost and rw is e_cost (aliases): nothing to scale
-            np.matmul(self.J_cost.T, self.J_cost, out=self.H)
+            np.matmul(self._J_cost_T, self.J_cost, out=self.H)
             np.matmul(self.e_cost, self.J_cost, out=self.f)
         else:
-            np.multiply(self.J_cost, self.sqrt_w[:, None], out=self.Jw)
+            np.multiply(self.J_cost, self._sqrt_w_column, out=self.Jw)
             np.multiply(self.e_cost, self.gain_w, out=self.rw)
-            np.matmul(self.Jw.T, self.Jw, out=self.H)
+            np.matmul(self._Jw_T, self.Jw, out=self.H)
             np.matmul(self.rw, self.Jw, out=self.f)
         self._diag += self._diag_weight  # damping + diagonal tasks' weights
         if extra_damping or self.lm_damping:
             self._diag += extra_damping + self.lm_damping * float(self.rw @ self.rw)
-        if self._diag_tasks:
-            f = self.f
-            for t, e, index, wg in self._diag_tasks:
-                t.compute(self, None, e)
-                e *= wg
-                f[index] += e
+        for t, e, f_rows, wg in self._diag_tasks:
+            t.compute(self, None, e)
+            e *= wg
+            f_rows += e
 
         if self._eq_jacobians:
             for t, J, e in self._eq_jacobians:
@@ -280,9 +280,10 @@ class IKProblem:
             self.Jw, self.rw = self.J_cost, self.e_cost
         else:
             self.Jw, self.rw = self._Jw_buffer, self._rw_buffer
+        self._Jw_T = self.Jw.T
         self._diag_weight.fill(self.damping)
-        for t, _, index, wg in self._diag_tasks:
-            self._diag_weight[index] += t.weight
+        for t, _, _, wg in self._diag_tasks:
+            self._diag_weight[t.diagonal_index] += t.weight
             np.multiply(t.weight, t.gain, out=wg)
         self._weights_seen = WEIGHTS_VERSION[0]
 

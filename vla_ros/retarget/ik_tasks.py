@@ -57,9 +57,10 @@ class Task:
     dim: int = 0
     uses_com = False
     static_jacobian = False
-    diagonal_index: np.ndarray | slice | None = None
-    """Set by tasks whose Jacobian row i is the unit vector of variable index[i] (set in
-    `bind`): `IKProblem` then adds them to the diagonal of H instead of stacking rows."""
+    diagonal_index: slice | None = None
+    """Set (in `bind`) by tasks whose Jacobian rows are the unit vectors of the consecutive
+    variables `diagonal_index`: `IKProblem` adds them to the diagonal of H and to f
+    instead of stacking rows."""
 
     def __init__(self, gain: float = 1.0) -> None:
         self.gain = gain
@@ -241,7 +242,9 @@ class PostureTask(Task):
             WEIGHTS_VERSION[0] += 1
         self._q_index = _as_slice(robot.joint_q_index)
         self._v_index = robot.joint_v_index
-        self.diagonal_index = _as_slice(robot.joint_v_index)
+        index = _as_slice(robot.joint_v_index)
+        # joints out of tree order: stacked as dense rows instead (views need a slice)
+        self.diagonal_index = index if isinstance(index, slice) else None
         if self.target is None:
             self.target = robot.joints_from_q(robot.q_neutral)
 
@@ -277,7 +280,7 @@ class JointPinTask(Task):
         i = robot.joint_names.index(self.joint)
         self._iq = int(robot.joint_q_index[i])
         self._iv = int(robot.joint_v_index[i])
-        self.diagonal_index = np.array([self._iv])
+        self.diagonal_index = slice(self._iv, self._iv + 1)
 
     def init_jacobian(self, J):
         J[0, self._iv] = 1.0
