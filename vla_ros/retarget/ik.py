@@ -212,7 +212,8 @@ class IKProblem:
         """Displacement dq (tangent, nv) for one step from q; `dt` scales rate limits
         (None: no velocity/acceleration limits); `extra_damping` is added to lambda.
         `update=False` reuses the kinematics of the last `update_kinematics`/`cost` call
-        (which must have been at this q). The returned array is reused: copy it to keep it.
+        (which must have been at this q). The returned array is also kept as `last_dq`
+        (acceleration limits read it): copy it before changing it in place.
         Never fails: an infeasible QP is re-solved with constraints made soft."""
         if update:
             self.q[:] = q

@@ -41,9 +41,9 @@ class QPSolver:
 class DaqpSolver(QPSolver):
     """daqp (dual active set): a few microseconds for IK-sized problems.
 
-    Uses `daqp.solve` with the full data each call: for these sizes it is faster than
-    `daqp.Model.update` (which re-validates and refactorises anyway) and keeps no state
-    that could go stale when the problem changes shape.
+    Uses `daqp.solve` with the full data each call: a warm-started `daqp.Model` (update +
+    solve) measured no faster per IK step here, and this keeps no state that could go
+    stale when the problem changes shape.
     """
 
     name = "daqp"
