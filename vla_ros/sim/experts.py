@@ -317,7 +317,13 @@ def _grasp_pose(x: Expert, name: str) -> tuple[np.ndarray, float]:
 
 def _pick(x: Expert) -> Iterator[Segment]:
     grasp, yaw = _grasp_pose(x, x.target)
-    yaw = x.reachable_yaw(grasp, yaw + x.yaw_jitter(), period=np.pi / 2)
+    prefer = None
+    if x.grasp_offset[0] != 0.0 and x.goal == "drawer_cabinet":
+        # One moving jaw: swing it in from the robot's side, not the drawer's (it would
+        # push the open drawer shut while closing).
+        c = grasp[:2]
+        prefer = float(np.arctan2(-c[0], c[1]))
+    yaw = x.reachable_yaw(grasp, yaw + x.yaw_jitter(), period=np.pi / 2, prefer=prefer)
     above = x.jitter(grasp + [0, 0, 0.1 * x.s])
     yield x.move("approach", lambda: (above, yaw), 0.0)
     grasp, _ = _grasp_pose(x, x.target)  # re-observe before the final descent

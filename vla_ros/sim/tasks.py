@@ -300,10 +300,15 @@ def _layout_in_drawer(spec: TaskSpec, env, rng) -> TaskInstance:
     _place_cabinet(lay, cab, (-0.1, 0.1))
     travel = env.scene.objects[cab].dims["travel"]
     env.set_joint_value("drawer_slide", travel)
+    # The object starts just in front of the open drawer: near enough for a small arm
+    # (far from its base), clear of the drawer's front panel.
+    front = env.geom_position("drawer_front")[:2]
+    strip = {"center": np.array([front[0] - 0.07 * lay.s, lay.center[1]]),
+             "half": np.array([0.02, 0.2]) * lay.s}
     target = str(rng.choice(_pool(spec.target_kind)))
     colors[target] = _pick_color(lay, exclude=colors.values())
-    lay.put_random(target, colors[target], **_front_strip(lay))
-    distractors = _distractors(lay, {cab, target}, colors, 1, **_front_strip(lay))
+    lay.put_random(target, colors[target], **strip)
+    distractors = _distractors(lay, {cab, target}, colors, 1, **strip)
     return _instance(spec, lay, target, cab, colors, distractors)
 
 
