@@ -4,14 +4,15 @@ Cases (both solvers get the same model, targets, task weights, limits and QP bac
 - panda_pose: Panda TCP pose, targets = FK of random configurations, from the neutral pose;
 - panda_erj:  the same plus joint 3 pinned (ERJ), pinned value reachable by construction;
 - g1_wholebody: G1 (free-flyer + 29 joints) both hands + pelvis height, feet as equality
-  constraints; ours also keeps the CoM inside the support polygon (16 inequality rows),
+  constraints; ours also keeps the CoM inside the support polygon (8 inequality rows),
   which pink has no limit for, so ours solves the larger QP.
 
 A step = kinematics update + one QP + integration, i.e. what a control loop pays per
-cycle. Both run the same plain loop (full steps, no line search or restarts; joint-limit
-gain 0.5 as pink's default) so steps and errors compare the formulations; the
-`ours solve()` rows show PoseIK.solve / WholeBodyIK.solve (line search, LM damping,
-restarts, limit gain 1) for the success rate a caller gets.
+cycle; targets are set once per problem, outside the timed step, for both solvers. Both
+run the same plain loop (full steps, no line search or restarts; joint-limit gain 0.5 as
+pink's default) so steps and errors compare the formulations; the `ours solve()` rows show
+PoseIK.solve / WholeBodyIK.solve (line search, LM damping, restarts, limit gain 1) for the
+success rate a caller gets.
 
     nice .venv/bin/python bench/ik.py [--targets 100] [--solver daqp]
 Goals: ours >= 3x faster than pink per step; median <= 40 us (Panda), <= 150 us (G1).
@@ -32,7 +33,7 @@ from collections.abc import Callable  # noqa: E402
 import numpy as np  # noqa: E402
 import pinocchio as pin  # noqa: E402
 
-from vla_ros.retarget.ik import PoseIK  # noqa: E402
+from vla_ros.retarget.ik import IKProblem, PoseIK, integrate  # noqa: E402
 from vla_ros.retarget.ik_tasks import JointPinTask  # noqa: E402
 from vla_ros.retarget.robot_model import RobotModel  # noqa: E402
 from vla_ros.retarget.wholebody import (  # noqa: E402
@@ -120,6 +121,17 @@ def plain_loop(
     run.extra_err.append(extra)
 
 
+def ours_stepper(problem: IKProblem, dt: float = 1.0) -> Callable[[np.ndarray], np.ndarray]:
+    """One step of ours with the targets already set, like pink's step below: kinematics
+    update + QP (`IKProblem.solve`) + integration."""
+    robot = problem.robot
+
+    def step(q: np.ndarray) -> np.ndarray:
+        return integrate(robot, q, problem.solve(q, dt))
+
+    return step
+
+
 # --- pink side ---------------------------------------------------------------------------
 def pink_setup(robot: RobotModel):
     import pink
@@ -175,7 +187,8 @@ def case_panda_pose(n: int, solver: str, max_steps: int) -> list[str]:
         return (*pose_error(pin.updateFramePlacement(robot.model, data, fid), target), 0.0)
 
     for target in targets:
-        plain_loop(ours, lambda q, T=target: plain.step(q, T, 1.0), robot.q_neutral,
+        plain.task.set_target(target)
+        plain_loop(ours, ours_stepper(plain.problem), robot.q_neutral,
                    lambda q, T=target: err_of(q, T), max_steps)  # fmt: skip
         result = ik.solve(robot.q_neutral, target, max_steps=max_steps)
         ours_solve.converged += result.converged
@@ -221,7 +234,8 @@ def case_panda_erj(n: int, solver: str, max_steps: int) -> list[str]:
     ours, ours_solve, theirs = Run(), Run(), Run()
     for target, value in zip(targets, values, strict=True):
         pinned.value = value
-        plain_loop(ours, lambda q, T=target: plain.step(q, T, 1.0), robot.q_neutral,
+        plain.task.set_target(target)
+        plain_loop(ours, ours_stepper(plain.problem), robot.q_neutral,
                    lambda q, T=target, v=value: err_of(q, T, v), max_steps)  # fmt: skip
         result = ik.solve(robot.q_neutral, target, max_steps=max_steps)
         ours_solve.converged += result.converged
@@ -293,7 +307,8 @@ def case_g1(n: int, solver: str, max_steps: int) -> list[str]:
     ours, ours_solve, theirs = Run(), Run(), Run()
     for left, right, height in problems:
         plain.hold_feet(q0)
-        plain_loop(ours, lambda q, a=left, b=right, h=height: plain.step(q, a, b, h, 1.0), q0,
+        plain.set_targets(left, right, height)
+        plain_loop(ours, ours_stepper(plain.problem), q0,
                    lambda q, a=left, b=right, h=height: err_of(q, a, b, h), max_steps)  # fmt: skip
         result = wb.solve(q0, left, right, height, max_steps=max_steps)
         ours_solve.converged += result.converged
