@@ -389,3 +389,11 @@ def test_whole_body_chunk_for_g1_goes_to_the_body_controller():
         assert knees[0] < knees[1] < knees[2]  # bending further as the pelvis goes down
     finally:
         ctx.shutdown()
+
+
+def test_a_chunk_that_already_ended_is_rejected(rig, panda):
+    rig.ctx.spin_for(2.0)
+    rows = ee_rows(rig, panda, np.zeros((2, 3)))
+    rig.send_chunk(rows, [0.1, 0.2], stamp=1.0)  # observed at 1.0 s, ends at 1.2 s < now
+    assert rig.arm == []
+    assert rig.messages("it ends in the past")

@@ -275,6 +275,14 @@ class RetargetNode(Node):
         except RetargetError as exc:
             self.diag.reject("chunk", f"chunk rejected: {exc}")
             return
+        stamp = msg.header.stamp
+        start = time_msg_to_seconds(stamp)
+        now = self.now_s()
+        if start and start + float(times[-1]) <= now:
+            self.diag.reject("chunk", f"chunk rejected: it ends in the past (stamp {start:.3f} s"
+                                      f" + last time_from_start {times[-1]:.3f} s <= now "
+                                      f"{now:.3f} s): the policy is too slow or its clock is off")
+            return
         q = self._measured("chunk")
         if q is None:
             return
@@ -286,12 +294,9 @@ class RetargetNode(Node):
             self.diag.reject("chunk", f"chunk rejected: {exc}")
             return
         self._report(results)
-        stamp = msg.header.stamp
         self._publish(results, times, stamp)
-        now = self.now_s()
-        start = time_msg_to_seconds(stamp) or now
         self._last_chunk_time = now
-        self._trajectory_end = start + float(times[-1])
+        self._trajectory_end = (start or now) + float(times[-1])
         self._running = True
         self.chunks_published += 1
 
