@@ -143,7 +143,7 @@ SO101 = RobotSpec(
     grip_yaw_offset=1.5707963267948966,
     max_grasp_height=0.06,  # top-down reach ends at ~8 cm over x = 0.17-0.23 m
     release_shift=0.006,
-    release_gripper=0.6,
+    release_gripper=0.45,
     door_height_scale=0.6,  # knob at 6 cm: the top-down reach limit
     wrist_camera_body="gripper_link",
     wrist_camera_pos=(0.0, -0.04, -0.03),
