@@ -12,11 +12,11 @@ step. We use a modulated max-over-time nonconformity score:
 If a new successful rollout is exchangeable with the second part, P(max_t (s_t − mu_t) /
 sigma_t > q) ≤ α, i.e. it crosses the band anywhere with probability ≤ α. Alarms use a
 strict `s_t > upper_t`, so ties (e.g. the time-only score, identical for every rollout)
-do not break the guarantee. Steps beyond the calibration rollouts reuse the last
-well-supported mu/sigma: mu_t, sigma_t are estimated only where at least a quarter of the
-fit curves reach t and held constant after that (holding keeps the guarantee; it only
-changes which band the residuals are measured against). The residuals are stored, so the
-band can be re-derived for another α without recalibrating (`with_alpha`).
+do not break the guarantee. mu_t, sigma_t are estimated only where at least a quarter of
+the fit curves reach t; after that sigma is held and mu continues along its recent upward
+slope (never downward). Any band shape fixed before the quantile data are seen keeps the
+guarantee; this one avoids flagging successes only for running long. The residuals are
+stored, so the band can be re-derived for another α without recalibrating (`with_alpha`).
 """
 
 from __future__ import annotations
@@ -39,18 +39,18 @@ class ConformalBand:
     residuals: np.ndarray  # sorted nonconformity scores of the quantile split
     alpha: float
     split: bool = True  # False: centre/spread and quantile from the same rollouts
+    slope: float = 0.0  # growth of mu_t per step past the well-supported steps (>= 0)
 
     @property
     def q(self) -> float:
         return conformal_quantile(self.residuals, self.alpha)
 
     def upper(self, t: int) -> float:
-        i = min(int(t), len(self.center) - 1)
-        return float(self.center[i] + self.q * self.scale[i])
+        return float(self.upper_curve(int(t) + 1)[-1])
 
     def upper_curve(self, length: int) -> np.ndarray:
-        idx = np.minimum(np.arange(length), len(self.center) - 1)
-        return self.center[idx] + self.q * self.scale[idx]
+        center, scale = _extend(self.center, self.scale, self.slope, length)
+        return center + self.q * scale
 
     def first_alarm(self, scores: np.ndarray) -> int | None:
         """The first step with score > upper_t, or None."""
@@ -60,11 +60,12 @@ class ConformalBand:
 
     def with_alpha(self, alpha: float) -> ConformalBand:
         conformal_quantile(self.residuals, alpha)  # raises if too few residuals
-        return ConformalBand(self.center, self.scale, self.residuals, float(alpha), self.split)
+        return ConformalBand(self.center, self.scale, self.residuals, float(alpha), self.split,
+                             self.slope)
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {"band.center": self.center, "band.scale": self.scale,
-                "band.residuals": self.residuals}
+                "band.residuals": self.residuals, "band.slope": np.array([self.slope])}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], alpha: float,
@@ -72,7 +73,7 @@ class ConformalBand:
         return cls(np.asarray(arrays["band.center"], np.float64),
                    np.asarray(arrays["band.scale"], np.float64),
                    np.sort(np.asarray(arrays["band.residuals"], np.float64)), float(alpha),
-                   split)
+                   split, float(np.asarray(arrays["band.slope"]).reshape(-1)[0]))
 
 
 def min_calibration_size(alpha: float) -> int:
@@ -112,9 +113,9 @@ def calibrate_band(curves: Sequence[np.ndarray], alpha: float, fit_fraction: flo
             raise CalibrationError(
                 f"{n} successful calibration rollouts are too few for alpha={alpha}: need "
                 f"at least {need}")
-        center, scale = _center_scale(fit_list)
-        residuals = np.sort([_residual(c, center, scale) for c in curves])
-        return ConformalBand(center, scale, residuals, float(alpha), True)
+        center, scale, slope = _center_scale(fit_list)
+        residuals = np.sort([_residual(c, center, scale, slope) for c in curves])
+        return ConformalBand(center, scale, residuals, float(alpha), True, slope)
     order = np.random.default_rng(seed).permutation(n)
     n_fit = int(round(n * fit_fraction))
     split = n_fit >= 2 and n - n_fit >= need
@@ -127,12 +128,12 @@ def calibrate_band(curves: Sequence[np.ndarray], alpha: float, fit_fraction: flo
         raise CalibrationError(
             f"{n} successful calibration rollouts are too few for alpha={alpha}: need at "
             f"least {need} (more with a split)")
-    center, scale = _center_scale(fit)
-    residuals = np.sort([_residual(c, center, scale) for c in quant])
-    return ConformalBand(center, scale, residuals, float(alpha), split)
+    center, scale, slope = _center_scale(fit)
+    residuals = np.sort([_residual(c, center, scale, slope) for c in quant])
+    return ConformalBand(center, scale, residuals, float(alpha), split, slope)
 
 
-def _center_scale(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _center_scale(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:
     length = max(len(c) for c in curves)
     padded = np.full((len(curves), length), np.nan)
     for i, c in enumerate(curves):
@@ -142,16 +143,29 @@ def _center_scale(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         center = np.nanmean(padded, axis=0)
         spread = np.nanstd(padded, axis=0)
     # Where only a few curves are left, mu/sigma are noise (the band would wobble and drop
-    # just where long rollouts are judged): hold the last well-supported values instead.
+    # just where long rollouts are judged): continue from the last well-supported step,
+    # the centre along its recent upward trend (cumulative scores keep growing; a flat tail
+    # would flag every success that runs long), the spread held.
     usable = np.flatnonzero(count >= max(2, math.ceil(MIN_SUPPORT * len(curves))))
     last = int(usable[-1]) if usable.size else 0
-    center[last + 1:] = center[last]
-    spread[last + 1:] = spread[last]
+    window = max(3, (last + 1) // 5)
+    slope = max(0.0, float(center[last] - center[last - window]) / window) if last >= window \
+        else 0.0
+    center, spread = _extend(center[: last + 1], spread[: last + 1], slope, length)
     positive = spread[spread > 0]
     floor = max(1e-6, 0.05 * float(np.median(positive))) if positive.size else 1.0
-    return center, np.maximum(spread, floor)
+    return center, np.maximum(spread, floor), slope
 
 
-def _residual(curve: np.ndarray, center: np.ndarray, scale: np.ndarray) -> float:
-    idx = np.minimum(np.arange(len(curve)), len(center) - 1)
-    return float(np.max((curve - center[idx]) / scale[idx]))
+def _extend(center: np.ndarray, scale: np.ndarray, slope: float,
+            length: int) -> tuple[np.ndarray, np.ndarray]:
+    """mu_t, sigma_t for t < length: stored values, then mu rising by `slope`, sigma held."""
+    t = np.arange(length)
+    idx = np.minimum(t, len(center) - 1)
+    past = np.maximum(t - (len(center) - 1), 0)
+    return center[idx] + slope * past, scale[idx]
+
+
+def _residual(curve: np.ndarray, center: np.ndarray, scale: np.ndarray, slope: float) -> float:
+    mu, sigma = _extend(center, scale, slope, len(curve))
+    return float(np.max((curve - mu) / sigma))
