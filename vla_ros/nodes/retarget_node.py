@@ -127,6 +127,20 @@ class RetargetNode(Node):
         self.gripper_joints = self._gripper_joints(str(v["controllers_file"]))
 
         self.diag = Diagnostics(self, hardware_id=f"retarget:{cfg.name}")
+        # state first: a latched halt may be delivered as soon as its subscription exists
+        self.halted = False
+        self._joints: np.ndarray | None = None
+        self._hand: np.ndarray | None = None
+        self._joints_time = -np.inf
+        self._twist: np.ndarray | None = None
+        self._twist_time = -np.inf
+        self._teleop_gripper: float | None = None
+        self._sent_gripper: float | None = None
+        self._last_chunk_time = -np.inf
+        self._trajectory_end = -np.inf
+        self._running = False
+        self._last_reject: dict[str, float] = {}
+        self.chunks_published = 0
         self.arm_pub = self.create_publisher(
             msgs.JointTrajectory, f"{self.arm_controller}/joint_trajectory", 10)
         self.gripper_pub = None
@@ -145,19 +159,6 @@ class RetargetNode(Node):
         self.create_timer(self.servo_period, self.servo_tick)
         self.create_timer(min(0.05, self.command_timeout / 4), self.watchdog_tick)
 
-        self.halted = False
-        self._joints: np.ndarray | None = None
-        self._hand: np.ndarray | None = None
-        self._joints_time = -np.inf
-        self._twist: np.ndarray | None = None
-        self._twist_time = -np.inf
-        self._teleop_gripper: float | None = None
-        self._sent_gripper: float | None = None
-        self._last_chunk_time = -np.inf
-        self._trajectory_end = -np.inf
-        self._running = False
-        self._last_reject: dict[str, float] = {}
-        self.chunks_published = 0
         self.get_logger().info(
             f"{cfg.name}: action space {self.space.describe()} -> "
             f"{self.arm_controller}/joint_trajectory"
