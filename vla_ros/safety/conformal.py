@@ -149,8 +149,11 @@ def _center_scale(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, flo
     usable = np.flatnonzero(count >= max(2, math.ceil(MIN_SUPPORT * len(curves))))
     last = int(usable[-1]) if usable.size else 0
     window = max(3, (last + 1) // 5)
-    slope = max(0.0, float(center[last] - center[last - window]) / window) if last >= window \
-        else 0.0
+    slope = 0.0
+    if last >= window:  # per-curve growth of the curves that reach `last` (no survivor shift)
+        reach = ~np.isnan(padded[:, last])
+        slope = max(0.0, float(np.mean(padded[reach, last] - padded[reach, last - window]))
+                    / window)
     center, spread = _extend(center[: last + 1], spread[: last + 1], slope, length)
     positive = spread[spread > 0]
     floor = max(1e-6, 0.05 * float(np.median(positive))) if positive.size else 1.0
