@@ -10,8 +10,10 @@ Each step solves, for the configuration displacement dq (tangent space, size nv)
 with lambda = damping + lm_damping * ||weighted error||^2 (Levenberg-Marquardt: large errors
 take shorter, better-conditioned steps). `IKProblem` owns every matrix, allocated once, and
 per step makes one `computeJointJacobians` call (which also runs forward kinematics), lets
-each task write its rows in place, forms H = Jw'Jw + lambda I and f = Jw'rw with two
-products, and hands the buffers to the QP back-end unchanged.
+each task write its rows in place, forms H = Jw'Jw + diag(lambda + w_diag) and f = Jw'rw
+(posture and pinned-joint tasks, whose rows are unit vectors, only touch the diagonal and
+f), and hands the buffers to the QP back-end unchanged. `PoseIK` adds the iteration to
+convergence (line search, adaptive damping, restarts); see docs/retargeting.md.
 """
 
 from __future__ import annotations
