@@ -68,6 +68,8 @@ class RobotSpec:
     wrist_camera_forward: tuple[float, float, float] = (0.0, 0.0, 1.0)
     wrist_camera_up: tuple[float, float, float] = (1.0, 0.0, 0.0)
     gripper_kp: float = 500.0  # N/m or Nm/rad: squeeze force = kp * blocked travel
+    gripper_friction: float = 1.5  # sliding friction of the finger/jaw geoms
+    fixed_jaw_body: str = ""  # body carrying a fixed jaw (gets the gripper friction too)
     # Where a grasped object's centre sits, in TCP coordinates (the middle between the
     # jaws; non-zero when the TCP frame marks one jaw, as on the SO-101).
     grasp_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -133,6 +135,8 @@ SO101 = RobotSpec(
     saturation_error=0.05,
     armature=0.01,
     gripper_kp=50.0,
+    gripper_friction=2.5,  # narrow jaw tips: objects slip and spin out at 1.5
+    fixed_jaw_body="gripper_link",
     table_center=(0.2, 0.0),
     table_size=(0.6, 0.7),
     workspace_center=(0.21, 0.0),  # top-down reach at 6 cm height ends near x = 0.27

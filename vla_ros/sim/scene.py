@@ -152,7 +152,7 @@ def _robot_spec(robot: RobotSpec) -> tuple[mujoco.MjSpec, dict[str, JointLimits]
         if robot.gripper and name in robot.gripper.joints:
             for geom in spec.body(joint.parent.name).geoms:
                 geom.rgba = [0.2, 0.2, 0.2, 1.0]
-                geom.friction = [1.5, 0.01, 0.0002]
+                geom.friction = [robot.gripper_friction, 0.01, 0.0002]
                 geom.condim = 4
         if name in robot.mimic:
             continue  # followed through the URDF's mimic equality, no own servo
@@ -167,6 +167,10 @@ def _robot_spec(robot: RobotSpec) -> tuple[mujoco.MjSpec, dict[str, JointLimits]
         if lim.effort > 0:
             act.forcerange = [-lim.effort, lim.effort]
             act.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
+    if robot.fixed_jaw_body:  # a jaw without a joint grips like the moving one
+        for geom in spec.body(robot.fixed_jaw_body).geoms:
+            geom.friction = [robot.gripper_friction, 0.01, 0.0002]
+            geom.condim = 4
     ee = spec.body(robot.ee_body)
     ee.add_site(name=TCP_SITE, pos=list(robot.ee_offset), size=[0.005, 0, 0], group=4,
                 rgba=[1, 0, 0, 1])
