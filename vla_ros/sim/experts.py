@@ -451,13 +451,23 @@ def _trailing_jaw_yaw(x: Expert, knob: np.ndarray) -> float | None:
     return float(np.arctan2(-c[0], c[1]))
 
 
+def _knob_approach(x: Expert, knob: np.ndarray, yaw: float) -> np.ndarray:
+    """Waypoint before grasping a knob: above it, or for a one-fixed-jaw gripper that
+    cannot get above it, beside it on the fixed jaw's side (the jaw then trails)."""
+    above = knob + [0, 0, 0.08 * x.s]
+    if x.grasp_offset[0] != 0.0 and x.top + x.env.robot.max_grasp_height < above[2]:
+        c = np.array([-np.sin(yaw), np.cos(yaw), 0.0])  # towards the fixed jaw
+        above = knob + 0.03 * c
+    return x.jitter(above)
+
+
 def _skill_drawer(x: Expert) -> Iterator[Segment]:
     env = x.env
     travel = env.scene.objects["drawer_cabinet"].dims["travel"]
     knob = env.geom_position("drawer_knob")
     yaw = x.reachable_yaw(knob, x.yaw_jitter(), period=np.pi / 2,
                           prefer=_trailing_jaw_yaw(x, knob))
-    above = x.jitter(knob + [0, 0, 0.08 * x.s])
+    above = _knob_approach(x, knob, yaw)
     yield x.move("approach", lambda: (above, yaw), 0.0)
     knob = env.geom_position("drawer_knob")
     low = knob.copy()
@@ -492,7 +502,7 @@ def _skill_door(x: Expert) -> Iterator[Segment]:
     yaw0 = x.reachable_yaw(knob, theta0 + x.yaw_jitter(),
                            period=np.pi if prefer is None else np.pi / 2,
                            prefer=prefer, path=path)
-    above = x.jitter(knob + [0, 0, 0.08 * x.s])
+    above = _knob_approach(x, knob, yaw0)
     yield x.move("approach", lambda: (above, yaw0), 0.0)
     knob = env.geom_position("door_knob")
     low = knob.copy()
