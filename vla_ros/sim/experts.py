@@ -319,19 +319,12 @@ def _pick(x: Expert, place: np.ndarray | None = None) -> Iterator[Segment]:
     """Approach, grasp and lift `x.target`; with `place`, pick a grasp yaw the arm can
     also hold all the way to there (the SO-101's wrist roll cannot turn a full turn)."""
     grasp, yaw = _grasp_pose(x, x.target)
-    prefer = None
-    if x.grasp_offset[0] != 0.0 and x.goal == "drawer_cabinet":
-        # One moving jaw: swing it in from the robot's side, not the drawer's (it would
-        # push the open drawer shut while closing).
-        c = grasp[:2]
-        prefer = float(np.arctan2(-c[0], c[1]))
     path = []
     if place is not None:
         high = np.r_[place[:2], _transport_z(x)]
         mid = np.r_[(grasp[:2] + place[:2]) / 2, _transport_z(x)]
         path = [(mid, 0.0), (high, 0.0), (place, 0.0)]
-    yaw = x.reachable_yaw(grasp, yaw + x.yaw_jitter(), period=np.pi / 2, prefer=prefer,
-                          path=path)
+    yaw = x.reachable_yaw(grasp, yaw + x.yaw_jitter(), period=np.pi / 2, path=path)
     above = x.jitter(grasp + [0, 0, 0.1 * x.s])
     yield x.move("approach", lambda: (above, yaw), 0.0)
     grasp, _ = _grasp_pose(x, x.target)  # re-observe before the final descent
