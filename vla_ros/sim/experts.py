@@ -388,8 +388,11 @@ def _skill_pick_place(x: Expert) -> Iterator[Segment]:
     low = np.array([carry[0], carry[1], place[2]])
     yield x.move("lower", lambda: (low, yaw), 1.0, speed=0.12)
     open_ = x.env.robot.release_gripper
-    yield x.hold("release", open_, 0.5)
     shift = x.env.robot.release_shift
+    if shift:  # open a single moving jaw gradually: snapping it open flings objects
+        for g in np.linspace(1.0, open_, 6)[1:-1]:
+            yield x.hold("release", float(g), 0.1)
+    yield x.hold("release", open_, 0.5)
     if shift:  # slide the fixed jaw off the object before lifting, or it drags it along
         c, s = np.cos(yaw), np.sin(yaw)
         low = low + shift * np.array([-s, c, 0.0])
