@@ -389,7 +389,9 @@ def _skill_pick_place(x: Expert) -> Iterator[Segment]:
     yield x.move("lower", lambda: (low, yaw), 1.0, speed=0.12)
     open_ = x.env.robot.release_gripper
     shift = x.env.robot.release_shift
-    if shift:  # open a single moving jaw gradually: snapping it open flings objects
+    if shift and x.env.scene.objects[x.target].kind == "cylinder":
+        # Open a single moving jaw gradually: snapping it open flings a cylinder over
+        # (a cube standing on another one, though, is best let go of at once).
         for g in np.linspace(1.0, open_, 6)[1:-1]:
             yield x.hold("release", float(g), 0.1)
     yield x.hold("release", open_, 0.5)
