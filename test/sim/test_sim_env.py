@@ -51,6 +51,10 @@ def test_unknown_failure_mode_and_unsupported_robot_task():
     assert tasks_for_robot("g1") == []
     with pytest.raises(TaskNotSupportedError, match="'pick_cube'.*'g1'"):
         run_expert_episode(g1, "pick_cube", 0)
+    assert "cube_in_drawer" not in tasks_for_robot("so101")
+    assert len(tasks_for_robot("so101", "seen")) == len(tasks_for_robot("panda", "seen"))
+    with pytest.raises(TaskNotSupportedError, match="does not fit"):
+        run_expert_episode(SimEnv("so101"), "cube_in_drawer", 0)
 
 
 def test_position_targets_are_tracked_and_clamped(panda):

@@ -12,7 +12,7 @@ from vla_ros.sim.rollout import run_expert_episode
 from vla_ros.sim.tasks import get_task
 
 PANDA_TASKS = ("pick_cube", "push_cube_to_pad", "open_drawer")
-SO101_TASKS = ("pick_cylinder", "cylinder_in_bin", "close_drawer")
+SO101_TASKS = ("pick_cylinder", "cylinder_in_bin", "open_door")
 
 
 @pytest.fixture(scope="module")
