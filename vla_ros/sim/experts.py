@@ -227,7 +227,11 @@ class Expert:
 
     def _ik_error(self, p: np.ndarray, yaw: float) -> float:
         p = np.r_[p[:2], min(p[2], self.top + self.env.robot.max_grasp_height)]
-        self.ik.solve(self.q_arm, self.tcp_pose(p, yaw))
+        T = self.tcp_pose(p, yaw)
+        if hasattr(self.ik, "pose_error"):  # reachable on any branch
+            self.ik.pose_error(self.q_arm, T)
+        else:
+            self.ik.solve(self.q_arm, T)
         last = getattr(self.ik, "last", None)
         return float(last.pos_err + 0.05 * last.rot_err) if last is not None else 0.0
 

@@ -66,15 +66,23 @@ class SharedArmIK:
         T = T_tcp @ self.tcp_to_frame
         kw = dict(max_steps=self.max_steps, tol_pos=self.tol_pos, tol_rot=self.tol_rot)
         # Random restarts (inside PoseIK) find the pose when a warm-started solve stalls
-        # against a limit. If the target is unreachable they return the best random
-        # guess, which may lie on another branch: then keep to the warm-started local
-        # solution, or the arm would thrash between guesses, flinging what it holds.
+        # against a limit, but may land on another IK branch. A tracking step must not
+        # jump there (the arm would swing round in one tick and fling what it holds):
+        # then the warm-started local solution is kept, even if it falls short.
         result = self.ik.solve(q0, T, restarts=True, **kw)
         jump = np.max(np.abs(self.robot.joints_from_q(result.q) - q_arm))
-        if not result.converged and jump > self.max_jump:
+        if jump > self.max_jump:
             result = self.ik.solve(q0, T, restarts=False, **kw)
         self.last = result
         return self.robot.joints_from_q(result.q)
+
+    def pose_error(self, q_arm: np.ndarray, T_tcp: np.ndarray) -> float:
+        """Position error (m) of the best IK solution anywhere (any branch): is the pose
+        reachable at all? Leaves no state behind but `last`."""
+        q0 = self.robot.q_from_joints(np.asarray(q_arm, float))
+        self.last = self.ik.solve(q0, T_tcp @ self.tcp_to_frame, max_steps=self.max_steps,
+                                  tol_pos=self.tol_pos, tol_rot=self.tol_rot, restarts=True)
+        return float(self.last.pos_err)
 
 
 def make_arm_ik(env) -> ArmIK:
