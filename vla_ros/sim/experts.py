@@ -287,7 +287,7 @@ class Expert:
         if self.noise.action_std > 0:
             pos += self.rng.normal(0, self.noise.action_std, 3)
         T = self.tcp_pose(pos, self.yaw)
-        self.q_arm = self.ik.solve(self.q_arm, T)
+        self.q_arm = self.ik.solve(self.q_arm, T, allow_jump=self.grip < 0.5)
         g_names, g_targets = self.env.gripper_targets(self.grip)
         names = list(self.env.robot.arm_joints) + list(g_names)
         targets = np.concatenate([self.q_arm, g_targets])

@@ -21,8 +21,10 @@ class ArmIKError(RuntimeError):
 
 
 class ArmIK(Protocol):
-    def solve(self, q_arm: np.ndarray, T_tcp: np.ndarray) -> np.ndarray:
-        """Arm joint values reaching world pose `T_tcp` (4x4), warm-started at `q_arm`."""
+    def solve(self, q_arm: np.ndarray, T_tcp: np.ndarray, allow_jump: bool = True
+              ) -> np.ndarray:  # fmt: skip
+        """Arm joint values reaching world pose `T_tcp` (4x4), warm-started at `q_arm`;
+        without `allow_jump` the result stays on q_arm's IK branch."""
         ...
 
 
@@ -61,17 +63,19 @@ class SharedArmIK:
         self.max_jump = max_jump
         self.last = None  # IKResult of the latest solve, for diagnostics
 
-    def solve(self, q_arm: np.ndarray, T_tcp: np.ndarray) -> np.ndarray:
+    def solve(self, q_arm: np.ndarray, T_tcp: np.ndarray, allow_jump: bool = True
+              ) -> np.ndarray:  # fmt: skip
         q0 = self.robot.q_from_joints(np.asarray(q_arm, float))
         T = T_tcp @ self.tcp_to_frame
         kw = dict(max_steps=self.max_steps, tol_pos=self.tol_pos, tol_rot=self.tol_rot)
         # Random restarts (inside PoseIK) find the pose when a warm-started solve stalls
-        # against a limit, but may land on another IK branch. A tracking step must not
-        # jump there (the arm would swing round in one tick and fling what it holds):
-        # then the warm-started local solution is kept, even if it falls short.
+        # against a limit, but may land on another IK branch. Moving there is fine for
+        # an empty hand that reaches the pose, never while holding something (the arm
+        # would swing round in one tick and fling it): then the warm-started local
+        # solution is kept, even if it falls short.
         result = self.ik.solve(q0, T, restarts=True, **kw)
         jump = np.max(np.abs(self.robot.joints_from_q(result.q) - q_arm))
-        if jump > self.max_jump:
+        if jump > self.max_jump and not (allow_jump and result.converged):
             result = self.ik.solve(q0, T, restarts=False, **kw)
         self.last = result
         return self.robot.joints_from_q(result.q)
