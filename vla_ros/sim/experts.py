@@ -200,8 +200,9 @@ class Expert:
         Grippers and objects are symmetric (a cube every quarter turn, a parallel gripper
         every half turn), so several yaws grasp equally well; joint limits (the SO-101's
         wrist roll stops short of a full turn) decide which the arm can actually reach.
-        Every (position, yaw offset) of `path` must be reachable too: a door swings the
-        wrist round while the knob moves along an arc.
+        Every (position, yaw offset) of `path` must be reachable too, moving on from the
+        grasp without switching IK branch: an object is carried there, a door swings
+        the wrist round while the knob moves along an arc.
         Candidates are tried nearest (in angle) to `prefer` first, default `yaw` itself.
         Falls back to the candidate with the smallest position error.
         """
@@ -211,7 +212,10 @@ class Expert:
                             key=lambda c: abs(_wrap(c - prefer)))  # fmt: skip
         best, best_err = yaw, np.inf
         for c in candidates:
-            err = max([self._ik_error(p, c)] + [self._ik_error(q, c + dy) for q, dy in path])
+            q, err = self._reach(self.q_arm, p, c, any_branch=True)
+            for point, dy in path:
+                q, e = self._reach(q, point, c + dy, any_branch=False)
+                err = max(err, e)
             if err < 5e-3:  # the Panda IK trades ~4 mm for its posture term
                 return float(c)
             if err < best_err:
@@ -225,15 +229,17 @@ class Expert:
         T[:3, 3] = p - T[:3, :3] @ self.grasp_offset
         return T
 
-    def _ik_error(self, p: np.ndarray, yaw: float) -> float:
+    def _reach(self, q: np.ndarray, p: np.ndarray, yaw: float, any_branch: bool
+               ) -> tuple[np.ndarray, float]:  # fmt: skip
+        """IK for grasp centre `p` at `yaw` from q: (joints, error m + 0.05 m/rad)."""
         p = np.r_[p[:2], min(p[2], self.top + self.env.robot.max_grasp_height)]
         T = self.tcp_pose(p, yaw)
-        if hasattr(self.ik, "pose_error"):  # reachable on any branch
-            self.ik.pose_error(self.q_arm, T)
+        if hasattr(self.ik, "reach"):
+            q, _ = self.ik.reach(q, T, any_branch)
         else:
-            self.ik.solve(self.q_arm, T)
+            q = self.ik.solve(q, T)
         last = getattr(self.ik, "last", None)
-        return float(last.pos_err + 0.05 * last.rot_err) if last is not None else 0.0
+        return q, float(last.pos_err + 0.05 * last.rot_err) if last is not None else 0.0
 
     def abort(self) -> None:
         """Stop executing the plan and hold the current pose (early-stop failures)."""
@@ -327,7 +333,8 @@ def _pick(x: Expert, place: np.ndarray | None = None) -> Iterator[Segment]:
     if place is not None:
         high = np.r_[place[:2], _transport_z(x)]
         mid = np.r_[(grasp[:2] + place[:2]) / 2, _transport_z(x)]
-        path = [(mid, 0.0), (high, 0.0), (place, 0.0)]
+        path = [(np.r_[grasp[:2], _transport_z(x)], 0.0), (mid, 0.0), (high, 0.0),
+                (place, 0.0)]
     yaw = x.reachable_yaw(grasp, yaw + x.yaw_jitter(), period=np.pi / 2, path=path)
     above = x.jitter(grasp + [0, 0, 0.1 * x.s])
     yield x.move("approach", lambda: (above, yaw), 0.0)

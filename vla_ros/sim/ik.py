@@ -61,6 +61,10 @@ class SharedArmIK:
                 "the two robot descriptions disagree"
             )
         self.max_jump = max_jump
+        # A redundant arm (the Panda) reaches every workspace pose on its current branch
+        # and a jump swings it wildly through the scene; a 5-DoF arm (the SO-101) must
+        # sometimes switch branch (flip its wrist) to reach the next pose at all.
+        self.branch_jumps = len(env.robot.arm_joints) <= 6
         self.last = None  # IKResult of the latest solve, for diagnostics
 
     def solve(self, q_arm: np.ndarray, T_tcp: np.ndarray, allow_jump: bool = True
@@ -69,24 +73,28 @@ class SharedArmIK:
         T = T_tcp @ self.tcp_to_frame
         kw = dict(max_steps=self.max_steps, tol_pos=self.tol_pos, tol_rot=self.tol_rot)
         # Random restarts (inside PoseIK) find the pose when a warm-started solve stalls
-        # against a limit, but may land on another IK branch. Moving there is fine for
-        # an empty hand that reaches the pose, never while holding something (the arm
-        # would swing round in one tick and fling it): then the warm-started local
-        # solution is kept, even if it falls short.
+        # against a limit, but may land on another IK branch. Moving there is allowed
+        # for an empty hand that reaches the pose (and only for non-redundant arms),
+        # never while holding something (the arm would swing round in one tick and
+        # fling it): then the warm-started local solution is kept, even if short.
         result = self.ik.solve(q0, T, restarts=True, **kw)
         jump = np.max(np.abs(self.robot.joints_from_q(result.q) - q_arm))
-        if jump > self.max_jump and not (allow_jump and result.converged):
+        if jump > self.max_jump and not (allow_jump and self.branch_jumps
+                                         and result.converged):
             result = self.ik.solve(q0, T, restarts=False, **kw)
         self.last = result
         return self.robot.joints_from_q(result.q)
 
-    def pose_error(self, q_arm: np.ndarray, T_tcp: np.ndarray) -> float:
-        """Position error (m) of the best IK solution anywhere (any branch): is the pose
-        reachable at all? Leaves no state behind but `last`."""
+    def reach(self, q_arm: np.ndarray, T_tcp: np.ndarray, any_branch: bool
+              ) -> tuple[np.ndarray, float]:  # fmt: skip
+        """(arm joints, position error m) of the best solution for `T_tcp`: from any IK
+        branch (is the pose reachable at all?) or only by moving on from q_arm (can the
+        arm get there continuously?). Leaves no state behind but `last`."""
         q0 = self.robot.q_from_joints(np.asarray(q_arm, float))
         self.last = self.ik.solve(q0, T_tcp @ self.tcp_to_frame, max_steps=self.max_steps,
-                                  tol_pos=self.tol_pos, tol_rot=self.tol_rot, restarts=True)
-        return float(self.last.pos_err)
+                                  tol_pos=self.tol_pos, tol_rot=self.tol_rot,
+                                  restarts=any_branch)  # fmt: skip
+        return self.robot.joints_from_q(self.last.q), float(self.last.pos_err)
 
 
 def make_arm_ik(env) -> ArmIK:
