@@ -48,6 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fault", default="occlusion",
                    help="fault of a last extra episode the detector should halt "
                    "(camera_noise | occlusion | perturbation | none)")
+    p.add_argument("--checkpoint", default="",
+                   help="policy checkpoint folder (default: the shipped checkpoints/...)")
+    p.add_argument("--detector", default="",
+                   help="failure detector folder (default: the shipped one, if any)")
     p.add_argument("--no-bag", action="store_true", help="do not record the MCAP bag")
     p.set_defaults(func=main)
 
@@ -86,12 +90,14 @@ class DemoProbe(Node):
         return self.get_clock().now().seconds
 
     def begin(self, episode: EpisodeLog) -> None:
+        self.episode, self.success_since = episode, None  # the reset relays the instruction
         for name, client in self.resets.items():
             if client.service_is_ready():
                 response = client.call(msgs.Trigger.Request())
                 if not response.success:
                     raise RuntimeError(f"{name} refused the reset: {response.message}")
-        self.episode, self.start, self.success_since = episode, self.now(), None
+        self.start, self.success_since = self.now(), None
+        episode.frames.clear()
 
     def _on_image(self, msg) -> None:
         if self.episode is not None:
@@ -197,7 +203,7 @@ def write_outputs(out: Path, episodes: list[EpisodeLog], fps: int) -> list[Path]
 def main(args: argparse.Namespace) -> int:
     from vla_ros.sim.tasks import TASKS, get_task
 
-    configure_logging("warn")
+    configure_logging("error")  # per-episode results are printed; warnings go to the bag
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
@@ -213,7 +219,9 @@ def main(args: argparse.Namespace) -> int:
     wall = time.perf_counter()
     with LocalContext(sim_time=True, bag_path=bag, isolate_crashes=True) as context:
         nodes = launch_local(find_launch_file("sim.launch.xml"),
-                             {"robot": args.robot, "task": tasks[0], "seed": str(args.seed)},
+                             {"robot": args.robot, "task": tasks[0], "seed": str(args.seed),
+                              "policy_checkpoint": args.checkpoint,
+                              "detector_checkpoint": args.detector},
                              context)
         sim = next(n for n in nodes if n.get_name() == "mujoco_sim")
         fps = int(round(sim.get_parameter("camera_rate_hz").value))
