@@ -318,3 +318,20 @@ def test_config_file_sets_only_declared_parameters_with_their_types(policy):
         assert r.node.max_age == values["max_age"]
     finally:
         r.close()
+
+
+def test_shipped_checkpoint_is_the_default_and_speaks_the_pandas_names():
+    from vla_ros.policy.vla import default_checkpoint_path
+
+    if not (default_checkpoint_path() / "config.json").is_file():
+        pytest.skip("no shipped checkpoint in this tree")
+    ctx = LocalContext(sim_time=True, start_time=10.0)
+    try:
+        node = PolicyNode(context=ctx, parameter_overrides={"robot": "panda"})
+        meta = node.policy.metadata
+        assert node.checkpoint_path.name == "default"
+        assert list(meta.action_names) == ["x", "y", "z", "rx", "ry", "rz", "gripper"]
+        assert node.state_joints[:7] == [f"panda_joint{i}" for i in range(1, 8)]
+        assert node.cameras == ["scene", "wrist"]
+    finally:
+        ctx.shutdown()
