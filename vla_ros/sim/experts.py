@@ -441,7 +441,9 @@ def _skill_push(x: Expert) -> Iterator[Segment]:
     p, d, _ = line()
     yaw = _wrap_half_turn(float(np.arctan2(d[1], d[0])))
     behind = p - d * (_support(x, x.target, d) + finger + 0.03 * x.s)
-    yaw = x.reachable_yaw(np.r_[behind, z], yaw, period=np.pi)
+    end = goal_xy() - d * (_support(x, x.target, d) + finger)  # reachable all the way
+    path = [(np.r_[behind + f * (end - behind), z], 0.0) for f in (0.33, 0.67, 1.0)]
+    yaw = x.reachable_yaw(np.r_[behind, z], yaw, period=np.pi, path=path)
     above = x.jitter(np.r_[behind, z + 0.1 * x.s])
     yield x.move("approach", lambda: (above, yaw), 1.0)
     low = np.r_[behind, z]
@@ -482,8 +484,13 @@ def _skill_drawer(x: Expert) -> Iterator[Segment]:
     env = x.env
     travel = env.scene.objects["drawer_cabinet"].dims["travel"]
     knob = env.geom_position("drawer_knob")
+    slide = env.joint_value("drawer_slide")
+    full_goal = 0.92 * travel if x.inst.params.get("start", 0.0) < 0.5 * travel else 0.0
+    # The drawer's slide axis is -x in the cabinet frame.
+    axis = -env.object_frame("drawer_cabinet")[:3, 0]
+    path = [(knob + f * axis * (full_goal - slide), 0.0) for f in (0.5, 1.0)]
     yaw = x.reachable_yaw(knob, x.yaw_jitter(), period=np.pi / 2,
-                          prefer=_trailing_jaw_yaw(x, knob))
+                          prefer=_trailing_jaw_yaw(x, knob), path=path)
     above = _knob_approach(x, knob, yaw)
     yield x.move("approach", lambda: (above, yaw), 0.0)
     knob = env.geom_position("drawer_knob")
@@ -491,10 +498,7 @@ def _skill_drawer(x: Expert) -> Iterator[Segment]:
     yield x.move("descend", lambda: (low, yaw), 0.0, speed=0.12)
     yield x.hold("close", 1.0, 0.6)
     slide = env.joint_value("drawer_slide")
-    goal_slide = 0.92 * travel if x.inst.params.get("start", 0.0) < 0.5 * travel else 0.0
-    goal_slide = slide + x.partial * (goal_slide - slide)
-    # The drawer's slide axis is -x in the cabinet frame.
-    axis = -env.object_frame("drawer_cabinet")[:3, 0]
+    goal_slide = slide + x.partial * (full_goal - slide)
     end = low + axis * (goal_slide - slide)
     yield x.move("pull" if goal_slide > slide else "push", lambda: (end, yaw), 1.0,
                  speed=0.08, min_time=1.0)
