@@ -57,13 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image-size", type=int, default=128, help="square camera size (px)")
     p.add_argument("--control-hz", type=float, default=20.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--first-episode", type=int, default=0,
+                   help="episode index to start at: more demos of the same tasks on new layouts "
+                        "(e.g. 20 after a first run of 20)")
     args = p.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
 
     from vla_ros.data import DatasetWriter
     from vla_ros.sim.env import SimEnv
     from vla_ros.sim.rollout import run_expert_episode
-    from vla_ros.sim.tasks import SPLITS, tasks_in_split
+    from vla_ros.sim.tasks import SPLITS, get_task, tasks_in_split
 
     tasks = (tasks_in_split(args.tasks) if args.tasks in SPLITS
              else [t.strip() for t in args.tasks.split(",") if t.strip()])
@@ -74,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     written, tried = 0, 0
     start = time.perf_counter()
     try:
-        for t_index, task in enumerate(tasks):
+        for task in tasks:
+            # the layout seed depends on the task's place in its split, not in --tasks, so
+            # recording a subset (or in parallel) gives the same episodes as one full run
+            t_index = tasks_in_split(get_task(task).split).index(task)
             kept = 0
-            for i in range(args.episodes_per_task):
+            for i in range(args.first_episode, args.first_episode + args.episodes_per_task):
                 seed = args.seed * 100_000 + t_index * 1000 + i
                 tried += 1
                 roll = run_expert_episode(env, task, seed, control_hz=args.control_hz,

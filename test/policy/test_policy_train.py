@@ -130,6 +130,23 @@ def test_cli_trains_on_a_lerobot_v3_dataset(tmp_path: Path, capsys):
     assert "missing" in capsys.readouterr().err
 
 
+def test_cli_trains_on_several_datasets_as_one(tmp_path: Path, capsys):
+    from vla_ros.commands import train as train_cmd
+
+    _write_dataset(tmp_path / "a")
+    _write_dataset(tmp_path / "b")
+    parser = argparse.ArgumentParser()
+    train_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["train", "--dataset", str(tmp_path / "a"), str(tmp_path / "b"),
+                              "--out", str(tmp_path / "out"), "--steps", "2", "--batch-size",
+                              "4", "--horizon", "3", "--preset", "tiny", "--text-encoder",
+                              "hash", "--quiet"])
+    assert args.func(args) == 0
+    info = json.loads((tmp_path / "out/train_info.json").read_text())
+    assert info["dataset"] == f"{(tmp_path / 'a').resolve()}, {(tmp_path / 'b').resolve()}"
+    assert info["train_episodes"] + info["val_episodes"] == 6
+
+
 def test_time_budget_stops_training_and_still_saves(tmp_path):
     src = SyntheticEpisodes(num_episodes=3, length=8)
     result = train_policy(src, tmp_path / "ck", tiny_train(steps=100_000, time_budget_s=1.0))

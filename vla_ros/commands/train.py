@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run it with `vla-ros run policy_node --ros-args -p checkpoint:=OUT`.",
     )
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--dataset", type=Path, help="LeRobotDataset v3 folder")
+    source.add_argument("--dataset", type=Path, nargs="+", metavar="DIR",
+                        help="LeRobotDataset v3 folder(s); several are trained on as one "
+                             "(same fps, cameras, state and action names)")
     source.add_argument("--synthetic", type=int, metavar="EPISODES",
                         help="train on N generated reaching episodes instead (smoke test)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint folder to write")
@@ -77,10 +79,10 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         if args.dataset is not None:
-            from vla_ros.data import DatasetReader
+            from vla_ros.data.concat import open_datasets
 
-            source = DatasetReader(args.dataset)
-            origin = str(args.dataset.resolve())
+            source = open_datasets(args.dataset)
+            origin = ", ".join(str(d.resolve()) for d in args.dataset)
         else:
             source = SyntheticEpisodes(num_episodes=args.synthetic, image_size=(64, 64),
                                        seed=args.seed)
@@ -90,7 +92,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"vla-ros train: {stop}", file=sys.stderr)
         return 130
     except DatasetError as exc:  # the data layer's errors are not ValueErrors
-        print(f"vla-ros train: error: dataset {args.dataset}: {exc}", file=sys.stderr)
+        where = ", ".join(map(str, args.dataset))
+        print(f"vla-ros train: error: dataset {where}: {exc}", file=sys.stderr)
         return 2
     summary = (f"trained {len(result.losses)} steps in {result.seconds:.1f} s: loss "
                f"{result.first_loss:.4f} -> {result.final_loss:.4f}")
