@@ -16,6 +16,7 @@ from vla_ros.policy.evaluate import (
     TaskSummary,
     action_space_for,
     markdown_table,
+    write_videos,
 )
 from vla_ros.policy.interface import ActionChunk, Observation, Policy, PolicyMetadata
 
@@ -80,14 +81,26 @@ def test_expert_actions_replayed_through_the_harness_solve_the_task(tmp_path):
                           list(roll.joint_names))
     loop = ClosedLoop(policy, EvalConfig(execute_steps=8, render_size=(32, 32)))
     try:
-        result = loop.episode("pick_cube", 7)
+        result = loop.episode("pick_cube", 7, video=True)
     finally:
         loop.close()
     assert result.success
     assert result.inferences >= 2 and result.features.shape == (result.inferences, 3)
     assert result.chunks.shape == (result.inferences, 8, 7)
-    table = markdown_table([TaskSummary("pick_cube", "seen", [result])])
+    summary = TaskSummary("pick_cube", "seen", [result])
+    table = markdown_table([summary])
     assert "| pick_cube | seen | 1 | 1 | 100% |" in table
+    # the rollout video: a frame per control step (+ the first), decodable, named by outcome
+    steps = int(round(result.duration / roll.control_dt))
+    assert len(result.frames) == steps + 1 and result.frames[0].shape == (32, 32, 3)
+    (video,) = write_videos([summary], tmp_path / "videos", fps=20)
+    assert video.name == "pick_cube_7_success.mp4"
+    import av
+
+    with av.open(str(video)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == len(result.frames)
+    assert np.abs(decoded[-1].astype(int) - result.frames[-1]).mean() < 12
 
 
 def test_action_names_must_match_a_declared_action_space():

@@ -162,19 +162,12 @@ def write_outputs(out: Path, episodes: list[EpisodeLog], fps: int) -> list[Path]
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from vla_ros.data.video import CameraEncoder, VideoSettings, ticks_per_second
+    from vla_ros.data.video import write_mp4
 
     written = []
     frames = [f for e in episodes for f in e.frames]
     if frames:
-        h, w = frames[0].shape[:2]
-        path = out / "demo.mp4"
-        encoder = CameraEncoder(path, fps, h, w, VideoSettings(gop=fps))
-        step = ticks_per_second(fps) // fps
-        for i, frame in enumerate(frames):
-            encoder.put(np.ascontiguousarray(frame), i * step)
-        encoder.finish()
-        written.append(path)
+        written.append(write_mp4(out / "demo.mp4", frames, fps))
     for i, e in enumerate(episodes):
         if e.frames:
             picks = np.linspace(0, len(e.frames) - 1, min(6, len(e.frames))).astype(int)

@@ -14,9 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="closed-loop evaluation of a policy on the simulated task suite",
         description="Run a policy in closed loop on the MuJoCo tasks (directly against the "
         "simulator; actions go through the same retargeting as retarget_node). Prints a "
-        "markdown table of success rates and writes eval.md, eval.json and rollouts.npz "
+        "markdown table of success rates and writes eval.md, eval.json, rollouts.npz "
         "(per-inference features, chunks, times and the episode's success label: the "
-        "failure detector's training/evaluation format) to --out.",
+        "failure detector's training/evaluation format) and scene-camera videos of the first "
+        "--videos episodes of each task (videos/<task>_<seed>_<outcome>.mp4) to --out.",
     )
     p.add_argument("--policy", default="",
                    help="checkpoint folder (builtin) or policy source; '' = checkpoints/default")
@@ -37,6 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--out", type=Path, default=Path("out/eval"), help="results folder")
+    p.add_argument("--videos", type=int, default=1,
+                   help="episodes per task to save as mp4 (the first ones; 0 = none)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=main)
 
@@ -56,7 +59,13 @@ def resolve_tasks(spec: str) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from vla_ros.policy.errors import PolicyConfigError
-    from vla_ros.policy.evaluate import EvalConfig, evaluate, expert_baseline, markdown_table
+    from vla_ros.policy.evaluate import (
+        EvalConfig,
+        evaluate,
+        expert_baseline,
+        markdown_table,
+        write_videos,
+    )
     from vla_ros.policy.registry import make_policy
 
     if args.threads > 0:
@@ -71,7 +80,8 @@ def main(args: argparse.Namespace) -> int:
         raise PolicyConfigError(f"--policy-args is not JSON: {exc}") from None
     tasks = resolve_tasks(args.tasks)
     cfg = EvalConfig(robot=args.robot, episodes=args.episodes, seed=args.seed,
-                     execute_steps=args.execute_steps, max_seconds=args.max_seconds)
+                     execute_steps=args.execute_steps, max_seconds=args.max_seconds,
+                     video_episodes=max(0, args.videos))
     policy = None
     if args.policy_type != "expert":
         if args.policy:
@@ -108,6 +118,11 @@ def main(args: argparse.Namespace) -> int:
     written = [str(args.out / "eval.md"), str(args.out / "eval.json")]
     if any(r.inferences for r in results):
         written.append(str(save_rollouts(args.out / "rollouts.npz", results, source)))
+    if policy is not None:
+        fps = int(round(1.0 / policy.metadata.dt))
+        videos = write_videos(summaries, args.out / "videos", fps)
+        if videos:
+            written.append(f"{len(videos)} videos in {args.out / 'videos'}")
     print(f"results: {', '.join(written)}")
     return 0
 

@@ -144,6 +144,17 @@ class CameraEncoder:
         self.path.unlink(missing_ok=True)
 
 
+def write_mp4(path: Path, frames: list[np.ndarray], fps: int) -> Path:
+    """A viewing video (demo, evaluation rollouts) of equal-size RGB frames, one per 1/fps."""
+    h, w = frames[0].shape[:2]
+    encoder = CameraEncoder(Path(path), fps, h, w, VideoSettings(gop=fps))
+    step = ticks_per_second(fps) // fps
+    for i, frame in enumerate(frames):
+        encoder.put(np.ascontiguousarray(frame), i * step)
+    encoder.finish()
+    return Path(path)
+
+
 @dataclass(frozen=True)
 class StreamInfo:
     width: int

@@ -41,6 +41,7 @@ class EpisodeResult:
     chunks: np.ndarray  # (N, H, A) predicted chunks
     done: np.ndarray  # (N,) task predicate when the observation was taken
     ik_failures: int = 0  # action rows whose pose IK did not reach (best effort executed)
+    frames: list[np.ndarray] = field(default_factory=list)  # scene camera per control step
 
     @property
     def inferences(self) -> int:
@@ -55,6 +56,8 @@ class EvalConfig:
     execute_steps: int = 8  # actions executed per chunk before inferring again
     render_size: tuple[int, int] = (128, 128)  # what mujoco_sim/perception publish (h, w)
     max_seconds: float | None = None  # cap on the task's time limit
+    video_episodes: int = 0  # the first N episodes of each task keep scene-camera frames
+    video_camera: str = "scene"
 
 
 @dataclass
@@ -122,7 +125,8 @@ class ClosedLoop:
         return Observation(images=images, state=state, instruction=instruction,
                            stamp=self.env.time)
 
-    def episode(self, task: str, seed: int) -> EpisodeResult:
+    def episode(self, task: str, seed: int, video: bool = False) -> EpisodeResult:
+        """One closed-loop episode; `video` keeps a scene-camera frame per control step."""
         from vla_ros.sim.tasks import get_task
 
         spec = get_task(task)
@@ -138,6 +142,8 @@ class ClosedLoop:
         success = bool(spec.success(self.env, inst))
         ik_failures = 0
         hand_names = list(self.model.hand_joint_names)
+        h, w = self.cfg.render_size
+        frames = [self.env.render(self.cfg.video_camera, w, h)] if video else []
         while not success and self.env.time - t0 < limit - 1e-9:
             obs = self.observe(inst.instruction)
             chunk = self.policy.infer(obs)
@@ -158,6 +164,8 @@ class ClosedLoop:
                     values.append(result.hand)
                 self.env.set_position_targets(names, np.concatenate(values))
                 self.env.step(n_sub)
+                if video:
+                    frames.append(self.env.render(self.cfg.video_camera, w, h))
                 success = bool(spec.success(self.env, inst))
                 if success or self.env.time - t0 >= limit - 1e-9:
                     break
@@ -168,7 +176,7 @@ class ClosedLoop:
             features=np.asarray(feats, dtype=np.float32),
             chunks=np.asarray(chunks, dtype=np.float32).reshape(
                 len(chunks), self.meta.horizon, self.meta.action_dim),
-            done=np.asarray(done, dtype=bool), ik_failures=ik_failures)
+            done=np.asarray(done, dtype=bool), ik_failures=ik_failures, frames=frames)
 
     def close(self) -> None:
         self.env.close()
@@ -186,7 +194,7 @@ def evaluate(policy: Policy, tasks: Sequence[str], cfg: EvalConfig | None = None
         for task in tasks:
             summary = TaskSummary(task, get_task(task).split)
             for i in range(cfg.episodes):
-                result = loop.episode(task, cfg.seed + i)
+                result = loop.episode(task, cfg.seed + i, video=i < cfg.video_episodes)
                 summary.results.append(result)
                 if progress is not None:
                     progress(result)
@@ -228,6 +236,24 @@ def expert_baseline(tasks: Sequence[str], cfg: EvalConfig | None = None,
     finally:
         env.close()
     return out
+
+
+def write_videos(summaries: Sequence[TaskSummary], folder, fps: int) -> list:
+    """One mp4 per episode that kept frames: `<task>_<seed>_<success|failure>.mp4`."""
+    from pathlib import Path
+
+    from vla_ros.data.video import write_mp4
+
+    folder = Path(folder)
+    written = []
+    for s in summaries:
+        for r in s.results:
+            if r.frames:
+                folder.mkdir(parents=True, exist_ok=True)
+                outcome = "success" if r.success else "failure"
+                written.append(write_mp4(folder / f"{r.task}_{r.seed}_{outcome}.mp4",
+                                         r.frames, fps))
+    return written
 
 
 def markdown_table(summaries: Sequence[TaskSummary], title: str = "") -> str:
