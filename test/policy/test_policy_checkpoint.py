@@ -38,9 +38,16 @@ def policy(**kw) -> BuiltinVLAPolicy:
     return BuiltinVLAPolicy.untrained(tiny_config(**kw), normalizer, seed=3)
 
 
-@pytest.mark.parametrize("trunk", ["mlp", "transformer"])
-def test_save_then_load_gives_identical_outputs(tmp_path: Path, trunk: str):
-    original = policy(trunk=trunk)
+@pytest.mark.parametrize(("trunk", "film"), [("mlp", False), ("transformer", False),
+                                              ("mlp", True)])
+def test_save_then_load_gives_identical_outputs(tmp_path: Path, trunk: str, film: bool):
+    original = policy(trunk=trunk, film=film)
+    if film:  # FiLM starts as the identity: give it weights so that loading them matters
+        import torch
+
+        with torch.no_grad():
+            for enc in original.model.cameras:
+                enc.film.weight.normal_(0.0, 0.5)
     original.save(tmp_path / "ckpt", info={"note": "test"})
     loaded = BuiltinVLAPolicy.from_checkpoint(tmp_path / "ckpt")
     for seed in range(3):
@@ -176,3 +183,18 @@ def test_exported_runner_matches_eager(backend: str):
     a, b = eager.infer(observation()), exported.infer(observation())
     np.testing.assert_allclose(a.actions, b.actions, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(a.features, b.features, rtol=1e-4, atol=1e-5)
+
+
+def test_film_lets_the_instruction_change_what_the_cameras_see():
+    import torch
+
+    p = policy(film=True)
+    camera = p.model.cameras[0]
+    image = torch.rand(1, 3, 32, 32)
+    texts = torch.randn(2, p.model.cfg.width)
+    with torch.no_grad():
+        a, b = (camera(image, t[None]) for t in texts)
+        assert torch.allclose(a, b)  # FiLM starts as the identity: text has no effect yet
+        camera.film.weight.normal_(0.0, 0.5)
+        a, b = (camera(image, t[None]) for t in texts)
+    assert (a - b).abs().max() > 1e-3

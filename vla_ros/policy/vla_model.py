@@ -33,6 +33,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the shipped checkpoint's size: ~0.45 M parameters, trains on one shared CPU core
     "small": {"conv_channels": (16, 32, 64, 64), "keypoints": 16, "width": 128,
               "feature_dim": 128, "trunk_layers": 2, "dropout": 0.0},
+    # small + FiLM: the instruction picks which object the keypoints lock onto
+    "small_film": {"conv_channels": (16, 32, 64, 64), "keypoints": 16, "width": 128,
+                   "feature_dim": 128, "trunk_layers": 2, "dropout": 0.0, "film": True},
 }
 
 
@@ -56,6 +59,7 @@ class VLAConfig:
     heads: int = 4
     feature_dim: int = 256
     dropout: float = 0.1
+    film: bool = False  # the instruction modulates each camera's last feature map (FiLM)
     version: int = CONFIG_VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes (robot, task set)
 
@@ -150,7 +154,11 @@ class SpatialSoftmax(nn.Module):
 
 
 class CameraEncoder(nn.Module):
-    """Strided conv stack → [keypoint coordinates, pooled appearance] → one token."""
+    """Strided conv stack → [keypoint coordinates, pooled appearance] → one token.
+
+    With `film`, the instruction scales and shifts the last feature map's channels before
+    the spatial softmax (FiLM, as in RT-1), so "the red cube" can decide where the
+    keypoints land; initialised to the identity."""
 
     def __init__(self, cfg: VLAConfig) -> None:
         super().__init__()
@@ -166,9 +174,16 @@ class CameraEncoder(nn.Module):
         self.convs = nn.Sequential(*layers)
         self.keypoints = SpatialSoftmax(channels_in, cfg.keypoints, height, width)
         self.project = nn.Linear(2 * cfg.keypoints + channels_in, cfg.width)
+        self.film = nn.Linear(cfg.width, 2 * channels_in) if cfg.film else None
+        if self.film is not None:
+            nn.init.zeros_(self.film.weight)
+            nn.init.zeros_(self.film.bias)
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, text: torch.Tensor | None = None) -> torch.Tensor:
         fmap = self.convs(image)
+        if self.film is not None and text is not None:
+            scale, shift = self.film(text)[:, :, None, None].chunk(2, dim=1)
+            fmap = fmap * (1.0 + scale) + shift
         return self.project(torch.cat([self.keypoints(fmap), fmap.mean(dim=(2, 3))], dim=1))
 
 
@@ -214,11 +229,12 @@ class VLANet(nn.Module):
 
     def forward(self, images: torch.Tensor, state: torch.Tensor,
                 text: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = [enc((images[:, i] - self.pixel_mean) / self.pixel_std)
+        text_token = self.text(text)
+        tokens = [enc((images[:, i] - self.pixel_mean) / self.pixel_std, text_token)
                   for i, enc in enumerate(self.cameras)]
         if state.shape[1] == 0:  # a policy without proprioception still gets a state token
             state = torch.zeros(state.shape[0], 1, dtype=images.dtype, device=images.device)
-        tokens += [self.text(text), self.state(state)]
+        tokens += [text_token, self.state(state)]
         if self.cfg.trunk == "mlp":
             hidden = self.trunk(self.fuse(torch.cat(tokens, dim=1)))
         else:
