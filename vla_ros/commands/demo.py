@@ -13,24 +13,18 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vla_ros.commands.launch import find_launch_file
-from vla_ros.runtime import LATCHED, SENSOR_DATA, Node, msgs
+from vla_ros.policy.evaluate_nodes import StackEpisode, StackProbe, run_stack_episode
 from vla_ros.runtime.bag import bag_summary
-from vla_ros.runtime.convert import msg_to_image, multiarray_to_array
 from vla_ros.runtime.entry import configure_logging
 from vla_ros.runtime.launcher import launch_local
 from vla_ros.runtime.local import LocalContext
-from vla_ros.runtime.parameters import Parameter
 
 DEFAULT_TASKS = "pick_cube,open_drawer,cube_in_bowl,push_cube_to_pad"
-RESET_SERVICES = ("/mujoco_sim/reset", "/policy_node/reset", "/retarget_node/reset",
-                  "/failure_detector/reset")
-SETTLE_S = 0.5  # success must hold this long to end an episode early
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,106 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=main)
 
 
-@dataclass
-class EpisodeLog:
-    task: str
-    instruction: str = ""
-    success: bool = False
-    duration: float = 0.0
-    chunks: int = 0
-    halted_at: float | None = None
-    halt_reason: str = ""
-    frames: list[np.ndarray] = field(default_factory=list)
-    scores: list[tuple[float, float, float]] = field(default_factory=list)  # t, score, band
-
-
-class DemoProbe(Node):
-    """Watches the stack the way an operator would: camera, success, chunks, safety."""
-
-    def __init__(self, context) -> None:
-        super().__init__("demo_probe", context=context)
-        self.episode: EpisodeLog | None = None
-        self.start = 0.0
-        self.success_since: float | None = None
-        self.create_subscription(msgs.Image, "camera/scene/image_raw", self._on_image,
-                                 SENSOR_DATA)
-        self.create_subscription(msgs.Bool, "sim/task_success", self._on_success, 10)
-        self.create_subscription(msgs.String, "instruction", self._on_instruction, LATCHED)
-        self.create_subscription(msgs.JointTrajectory, "policy/action_chunk", self._on_chunk, 10)
-        self.create_subscription(msgs.Float32MultiArray, "safety/score", self._on_score, 10)
-        self.create_subscription(msgs.Bool, "safety/halt", self._on_halt, LATCHED)
-        self.resets = {name: self.create_client(msgs.Trigger, name) for name in RESET_SERVICES}
-
-    def now(self) -> float:
-        return self.get_clock().now().seconds
-
-    def begin(self, episode: EpisodeLog) -> None:
-        self.episode, self.success_since = episode, None  # the reset relays the instruction
-        for name, client in self.resets.items():
-            if client.service_is_ready():
-                response = client.call(msgs.Trigger.Request())
-                if not response.success:
-                    raise RuntimeError(f"{name} refused the reset: {response.message}")
-        self.start, self.success_since = self.now(), None
-        episode.frames.clear()
-
-    def _on_image(self, msg) -> None:
-        if self.episode is not None:
-            self.episode.frames.append(msg_to_image(msg))
-
-    def _on_success(self, msg) -> None:
-        if self.episode is None:
-            return
-        if msg.data and self.success_since is None:
-            self.success_since = self.now()
-        elif not msg.data:
-            self.success_since = None
-
-    def _on_instruction(self, msg) -> None:
-        if self.episode is not None:
-            self.episode.instruction = msg.data
-
-    def _on_chunk(self, msg) -> None:
-        if self.episode is not None:
-            self.episode.chunks += 1
-
-    def _on_score(self, msg) -> None:
-        if self.episode is not None:
-            values = multiarray_to_array(msg)[0].reshape(-1)
-            if values.size >= 2:
-                t = self.now() - self.start
-                self.episode.scores.append((t, float(values[0]), float(values[1])))
-
-    def _on_halt(self, msg) -> None:
-        if self.episode is not None and msg.data and self.episode.halted_at is None:
-            self.episode.halted_at = self.now() - self.start
-
-    def succeeded(self) -> bool:
-        return self.success_since is not None and self.now() - self.success_since >= SETTLE_S
-
-
-def run_episode(context: LocalContext, sim, probe: DemoProbe, task: str, fault: str,
-                time_limit: float) -> EpisodeLog:
-    """Set the sim's task and fault, reset every node, spin until success or time limit."""
-    results = sim.set_parameters([Parameter("task", value=task), Parameter("fault", value=fault)])
-    for result in results:
-        if not result.successful:
-            raise SystemExit(f"vla-ros demo: {result.reason}")
-    episode = EpisodeLog(task=task)
-    probe.begin(episode)
-    context.spin_some()
-    while probe.now() - probe.start < time_limit:
-        context.spin_for(0.1)
-        if not fault and probe.succeeded():
-            break
-        if episode.halted_at is not None and probe.now() - probe.start > episode.halted_at + 1.0:
-            break  # held for a second after the halt: enough to see it
-    episode.success = bool(sim.task_success)
-    episode.duration = probe.now() - probe.start
-    return episode
-
-
-def write_outputs(out: Path, episodes: list[EpisodeLog], fps: int) -> list[Path]:
+def write_outputs(out: Path, episodes: list[StackEpisode], fps: int) -> list[Path]:
     """mp4 of all episodes, a strip PNG per episode, the score plot of scored episodes."""
     import matplotlib
 
@@ -208,7 +103,7 @@ def main(args: argparse.Namespace) -> int:
     if bag is not None and bag.exists():
         shutil.rmtree(bag)
     plan = [(t, "") for t in tasks] + ([(tasks[0], fault)] if fault else [])
-    episodes: list[EpisodeLog] = []
+    episodes: list[StackEpisode] = []
     wall = time.perf_counter()
     with LocalContext(sim_time=True, bag_path=bag, isolate_crashes=True) as context:
         nodes = launch_local(find_launch_file("sim.launch.xml"),
@@ -218,18 +113,21 @@ def main(args: argparse.Namespace) -> int:
                              context)
         sim = next(n for n in nodes if n.get_name() == "mujoco_sim")
         fps = int(round(sim.get_parameter("camera_rate_hz").value))
-        probe = DemoProbe(context)
+        probe = StackProbe(context)
         print(f"{'#':>2}  {'task':22} {'fault':12} {'result':8} {'time':>6} {'chunks':>6}  "
               "instruction")
         for i, (task, episode_fault) in enumerate(plan):
-            e = run_episode(context, sim, probe, task, episode_fault,
-                            get_task(task).time_limit)
+            try:
+                e = run_stack_episode(context, sim, probe, task, get_task(task).time_limit,
+                                      fault=episode_fault)
+            except ValueError as exc:
+                raise SystemExit(f"vla-ros demo: {exc}") from None
             episodes.append(e)
             result = "success" if e.success else "failure"
             if e.halted_at is not None:
                 result = f"halted@{e.halted_at:.1f}s"
             print(f"{i:>2}  {task:22} {episode_fault or '-':12} {result:8} "
-                  f"{e.duration:5.1f}s {e.chunks:6d}  {e.instruction}", flush=True)
+                  f"{e.duration:5.1f}s {e.chunk_count:6d}  {e.instruction}", flush=True)
     wall = time.perf_counter() - wall
     clean = [e for e in episodes[: len(tasks)]]
     print(f"\nsuccess {sum(e.success for e in clean)}/{len(clean)} clean episodes; "

@@ -12,8 +12,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
         help="closed-loop evaluation of a policy on the simulated task suite",
-        description="Run a policy in closed loop on the MuJoCo tasks (directly against the "
-        "simulator; actions go through the same retargeting as retarget_node). Prints a "
+        description="Run a policy in closed loop on the MuJoCo tasks: through the real nodes "
+        "(--runner nodes: sim.launch.xml on the local backend, camera -> perception -> "
+        "policy_node -> retarget_node -> controllers) or straight against the simulator "
+        "(--runner direct, the default: faster; actions go through the same retargeting as "
+        "retarget_node). Prints a "
         "markdown table of success rates and writes eval.md, eval.json, rollouts.npz "
         "(per-inference features, chunks, times and the episode's success label: the "
         "failure detector's training/evaluation format) and scene-camera videos of the first "
@@ -38,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     p.add_argument("--out", type=Path, default=Path("out/eval"), help="results folder")
+    p.add_argument("--runner", choices=["direct", "nodes"], default="direct",
+                   help="direct: policy and retargeting called in-process against SimEnv; "
+                        "nodes: the launched stack (builtin checkpoints only)")
     p.add_argument("--videos", type=int, default=1,
                    help="episodes per task to save as mp4 (the first ones; 0 = none)")
     p.add_argument("--quiet", action="store_true")
@@ -59,13 +65,7 @@ def resolve_tasks(spec: str) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from vla_ros.policy.errors import PolicyConfigError
-    from vla_ros.policy.evaluate import (
-        EvalConfig,
-        evaluate,
-        expert_baseline,
-        markdown_table,
-        write_videos,
-    )
+    from vla_ros.policy.evaluate import EvalConfig, evaluate, expert_baseline
     from vla_ros.policy.registry import make_policy
 
     if args.threads > 0:
@@ -82,6 +82,8 @@ def main(args: argparse.Namespace) -> int:
     cfg = EvalConfig(robot=args.robot, episodes=args.episodes, seed=args.seed,
                      execute_steps=args.execute_steps, max_seconds=args.max_seconds,
                      video_episodes=max(0, args.videos))
+    if args.runner == "nodes":
+        return _run_nodes(args, tasks, cfg)
     policy = None
     if args.policy_type != "expert":
         if args.policy:
@@ -90,25 +92,54 @@ def main(args: argparse.Namespace) -> int:
             options.setdefault("device", args.device)
         policy = make_policy(args.policy_type, **options)
 
+    if policy is None:
+        summaries = expert_baseline(tasks, cfg, progress=_report(args))
+    else:
+        summaries = evaluate(policy, tasks, cfg, progress=_report(args))
+    source = str(getattr(policy, "checkpoint_path", "") or args.policy or args.policy_type)
+    fps = None if policy is None else int(round(1.0 / policy.metadata.dt))
+    return _write_results(args, tasks, cfg, summaries, source, fps)
+
+
+def _report(args: argparse.Namespace):
     def report(r) -> None:
         if not args.quiet:
             print(f"  {r.task} seed {r.seed}: {'success' if r.success else 'failure'} "
                   f"({r.duration:.1f} s sim, {r.inferences} chunks, {r.wall_s:.1f} s wall)",
                   file=sys.stderr, flush=True)
 
-    if policy is None:
-        summaries = expert_baseline(tasks, cfg, progress=report)
-    else:
-        summaries = evaluate(policy, tasks, cfg, progress=report)
-    source = str(getattr(policy, "checkpoint_path", "") or args.policy or args.policy_type)
+    return report
+
+
+def _run_nodes(args: argparse.Namespace, tasks: list[str], cfg) -> int:
+    """The same episodes through the launched nodes (policy_node loads the checkpoint)."""
+    from vla_ros.policy.errors import PolicyConfigError
+    from vla_ros.policy.evaluate import run_episodes
+    from vla_ros.policy.evaluate_nodes import NodeLoop
+
+    if args.policy_type != "builtin":
+        raise PolicyConfigError("--runner nodes runs builtin checkpoints (policy_node's "
+                                f"launch argument); use --runner direct for {args.policy_type}")
+    from vla_ros.runtime.entry import configure_logging
+
+    configure_logging("error")  # results are printed; the nodes' warnings would drown them
+    loop = NodeLoop(args.policy, robot=args.robot, max_seconds=args.max_seconds)
+    summaries = run_episodes(loop, tasks, cfg, progress=_report(args))
+    source = f"{args.policy or 'checkpoints/default'} (nodes)"
+    return _write_results(args, tasks, cfg, summaries, source, loop.video_fps)
+
+
+def _write_results(args, tasks, cfg, summaries, source: str, video_fps: int | None) -> int:
+    from vla_ros.policy.evaluate import markdown_table, write_videos
+
     table = markdown_table(summaries, f"{source}: {args.tasks}, {args.episodes} episodes/task")
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "eval.md").write_text(table)
     results = [r for s in summaries for r in s.results]
     (args.out / "eval.json").write_text(json.dumps({
-        "policy": source, "tasks": tasks, "config": vars(cfg) | {"render_size":
-                                                                list(cfg.render_size)},
+        "policy": source, "tasks": tasks, "runner": args.runner,
+        "config": vars(cfg) | {"render_size": list(cfg.render_size)},
         "episodes": [{"task": r.task, "split": r.split, "seed": r.seed,
                       "instruction": r.instruction, "success": r.success,
                       "duration": round(r.duration, 3), "chunks": r.inferences,
@@ -118,9 +149,8 @@ def main(args: argparse.Namespace) -> int:
     written = [str(args.out / "eval.md"), str(args.out / "eval.json")]
     if any(r.inferences for r in results):
         written.append(str(save_rollouts(args.out / "rollouts.npz", results, source)))
-    if policy is not None:
-        fps = int(round(1.0 / policy.metadata.dt))
-        videos = write_videos(summaries, args.out / "videos", fps)
+    if video_fps:
+        videos = write_videos(summaries, args.out / "videos", video_fps)
         if videos:
             written.append(f"{len(videos)} videos in {args.out / 'videos'}")
     print(f"results: {', '.join(written)}")

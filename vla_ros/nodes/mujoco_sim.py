@@ -70,6 +70,7 @@ class MujocoSim(Node):
         controllers_file = self.declare_parameter("controllers_file", "", ro).value
         self.task_name = self.declare_parameter("task", "").value
         self.seed = int(self.declare_parameter("seed", 0).value)
+        self._seed_set = False  # `seed` set since the last reset (see _on_reset)
         control_hz = self.declare_parameter("control_rate_hz", 100.0, ro).value
         state_hz = self.declare_parameter("joint_state_rate_hz", 50.0, ro).value
         self.cameras = list(self.declare_parameter("cameras", ["scene", "wrist"], ro).value)
@@ -170,8 +171,7 @@ class MujocoSim(Node):
         for warning in result.warnings:
             self.diag.report(controller_name, WARN, warning)
 
-    @staticmethod
-    def _check_parameters(parameters) -> SetParametersResult:
+    def _check_parameters(self, parameters) -> SetParametersResult:
         """Refuse an unknown `task` or `fault` at set time, not at the next reset."""
         from vla_ros.sim.tasks import TASKS
 
@@ -184,12 +184,16 @@ class MujocoSim(Node):
                 return SetParametersResult(
                     successful=False,
                     reason=f"unknown fault '{p.value}'; faults: {', '.join(SimFault.MODES)}")
+        if any(p.name == "seed" for p in parameters):
+            self._seed_set = True
         return SetParametersResult(successful=True)
 
     def _on_reset(self, request, response):
         # `task` may have been set since the last episode (ros2 param set / set_parameters).
         self.task_name = self.get_parameter("task").value
-        self.seed += 1
+        # A `seed` set since the last reset lays out that episode; otherwise the next seed.
+        self.seed = int(self.get_parameter("seed").value) if self._seed_set else self.seed + 1
+        self._seed_set = False
         self.reset_episode(self.seed)
         response.success = True
         response.message = (f"reset with seed {self.seed}"

@@ -101,6 +101,7 @@ class ClosedLoop:
         self.policy = policy
         self.cfg = cfg or EvalConfig()
         self.meta = policy.metadata
+        self.video_fps = int(round(1.0 / self.meta.dt))  # a frame per control step
         self.env = SimEnv(self.cfg.robot)
         self.model = RobotModel.load(self.cfg.robot)
         self.space = action_space_for(self.model, self.meta.action_names)
@@ -184,9 +185,16 @@ class ClosedLoop:
 
 def evaluate(policy: Policy, tasks: Sequence[str], cfg: EvalConfig | None = None,
              progress: Callable[[EpisodeResult], None] | None = None) -> list[TaskSummary]:
-    """`cfg.episodes` closed-loop episodes of every task (seeds cfg.seed, cfg.seed + 1, …)."""
+    """`cfg.episodes` closed-loop episodes of every task (seeds cfg.seed, cfg.seed + 1, …),
+    straight against the simulator."""
     cfg = cfg or EvalConfig()
-    loop = ClosedLoop(policy, cfg)
+    return run_episodes(ClosedLoop(policy, cfg), tasks, cfg, progress)
+
+
+def run_episodes(loop, tasks: Sequence[str], cfg: EvalConfig,
+                 progress: Callable[[EpisodeResult], None] | None = None) -> list[TaskSummary]:
+    """Episodes of every task on `loop` (a `ClosedLoop`, or the launched stack's
+    `evaluate_nodes.NodeLoop`), which is closed at the end."""
     out = []
     try:
         from vla_ros.sim.tasks import get_task
