@@ -41,7 +41,7 @@ def policy(**kw) -> BuiltinVLAPolicy:
 @pytest.mark.parametrize(("trunk", "film"), [("mlp", False), ("transformer", False),
                                               ("mlp", True)])
 def test_save_then_load_gives_identical_outputs(tmp_path: Path, trunk: str, film: bool):
-    original = policy(trunk=trunk, film=film)
+    original = policy(trunk=trunk, film=film, conv_strides=(2, 2, 1) if film else ())
     if film:  # FiLM starts as the identity: give it weights so that loading them matters
         import torch
 
@@ -198,3 +198,15 @@ def test_film_lets_the_instruction_change_what_the_cameras_see():
         camera.film.weight.normal_(0.0, 0.5)
         a, b = (camera(image, t[None]) for t in texts)
     assert (a - b).abs().max() > 1e-3
+
+
+def test_conv_strides_must_match_the_conv_layers():
+    from vla_ros.policy.errors import PolicyConfigError
+
+    with pytest.raises(PolicyConfigError, match="conv_strides"):
+        tiny_config(conv_strides=(2, 2))
+    with pytest.raises(PolicyConfigError, match="conv_strides"):
+        tiny_config(conv_strides=(2, 0, 2))
+    fine = policy(conv_strides=(2, 1, 1))
+    assert fine.model.cameras[0].keypoints.grid.shape == (16 * 16, 2)  # 32 px / 2
+    assert fine.infer(observation()).actions.shape == (5, 3)

@@ -34,8 +34,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": {"conv_channels": (16, 32, 64, 64), "keypoints": 16, "width": 128,
               "feature_dim": 128, "trunk_layers": 2, "dropout": 0.0},
     # small + FiLM: the instruction picks which object the keypoints lock onto
-    "small_film": {"conv_channels": (16, 32, 64, 64), "keypoints": 16, "width": 128,
-                   "feature_dim": 128, "trunk_layers": 2, "dropout": 0.0, "film": True},
+    # and a last conv of stride 1: keypoints on a 2x finer grid (8x8 at 64 px)
+    "small_film": {"conv_channels": (16, 32, 64, 64), "conv_strides": (2, 2, 2, 1),
+                   "keypoints": 16, "width": 128, "feature_dim": 128, "trunk_layers": 2,
+                   "dropout": 0.0, "film": True},
 }
 
 
@@ -52,6 +54,7 @@ class VLAConfig:
     text_encoder: str = "minilm"  # "minilm" (384-d) or "hash"
     text_dim: int = 384
     conv_channels: tuple[int, ...] = (32, 64, 128, 128)
+    conv_strides: tuple[int, ...] = ()  # per conv layer; () = 2 everywhere
     keypoints: int = 32
     width: int = 256
     trunk: str = "mlp"
@@ -66,6 +69,7 @@ class VLAConfig:
     def __post_init__(self) -> None:
         self.image_size = tuple(int(v) for v in self.image_size)  # type: ignore[assignment]
         self.conv_channels = tuple(int(v) for v in self.conv_channels)
+        self.conv_strides = tuple(int(v) for v in self.conv_strides)
         self.validate()
 
     def validate(self) -> None:
@@ -92,6 +96,10 @@ class VLAConfig:
             problems.append(f"width {self.width} is not divisible by heads {self.heads}")
         if not self.conv_channels or min(self.conv_channels) < 8:
             problems.append(f"conv_channels must be >= 8 each, got {self.conv_channels}")
+        if self.conv_strides and (len(self.conv_strides) != len(self.conv_channels)
+                                  or min(self.conv_strides) < 1):
+            problems.append(f"conv_strides must be one stride >= 1 per conv layer "
+                            f"{self.conv_channels}, got {self.conv_strides}")
         for key in ("keypoints", "width", "feature_dim", "text_dim", "trunk_layers"):
             if int(getattr(self, key)) < 1:
                 problems.append(f"{key} must be >= 1, got {getattr(self, key)}")
@@ -112,6 +120,7 @@ class VLAConfig:
         data = dataclasses.asdict(self)
         data["image_size"] = list(self.image_size)
         data["conv_channels"] = list(self.conv_channels)
+        data["conv_strides"] = list(self.conv_strides)
         return data
 
     @classmethod
@@ -165,12 +174,14 @@ class CameraEncoder(nn.Module):
         layers: list[nn.Module] = []
         channels_in = 3
         height, width = cfg.image_size
-        for i, channels in enumerate(cfg.conv_channels):
+        strides = cfg.conv_strides or (2,) * len(cfg.conv_channels)
+        for i, (channels, stride) in enumerate(zip(cfg.conv_channels, strides, strict=True)):
             kernel = 5 if i == 0 else 3
-            layers += [nn.Conv2d(channels_in, channels, kernel, stride=2, padding=kernel // 2),
+            layers += [nn.Conv2d(channels_in, channels, kernel, stride=stride,
+                                 padding=kernel // 2),
                        nn.GroupNorm(min(8, channels), channels), nn.SiLU()]
             channels_in = channels
-            height, width = (height + 1) // 2, (width + 1) // 2
+            height, width = (height + stride - 1) // stride, (width + stride - 1) // stride
         self.convs = nn.Sequential(*layers)
         self.keypoints = SpatialSoftmax(channels_in, cfg.keypoints, height, width)
         self.project = nn.Linear(2 * cfg.keypoints + channels_in, cfg.width)
