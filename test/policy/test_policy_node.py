@@ -146,6 +146,12 @@ def test_rate_and_increasing_chunk_ids(rig):
     assert 9 <= len(rig.chunks) <= 11
     ids = [parse_features_label(multiarray_to_array(f)[1][0]) for f in rig.features]
     assert ids == list(range(1, len(rig.chunks) + 1))
+    # a new episode (~/reset) numbers its chunks from 1 again
+    count = len(rig.features)
+    assert rig.reset().success
+    rig.run(0.3)
+    ids = [parse_features_label(multiarray_to_array(f)[1][0]) for f in rig.features[count:]]
+    assert ids[:2] == [1, 2]
 
 
 def test_halt_stops_chunks_within_one_callback_until_reset(rig):

@@ -6,8 +6,8 @@ At `rate_hz` the node assembles the newest observation and runs the policy once:
               safety/halt (std_msgs/Bool, latched)
   publishes   policy/action_chunk (trajectory_msgs/JointTrajectory: joint_names = action
               dimensions, point k at time_from_start (k+1)*dt, header stamp = observation
-              time), policy/features (std_msgs/Float32MultiArray, label "chunk_id=N"),
-              /diagnostics
+              time), policy/features (std_msgs/Float32MultiArray, label "chunk_id=N",
+              N from 1 again after ~/reset), /diagnostics
   services    ~/reset (clears a halt, resets the policy), ~/halt (std_srvs/Trigger)
 
 It never guesses: a camera or joint state that is missing, older than `max_age`, or
@@ -213,6 +213,7 @@ class PolicyNode(Node):
 
     def _on_reset(self, request: Any, response: Any) -> Any:
         self.halted = False
+        self.chunk_id = 0  # restarts per episode: the failure detector sees the boundary
         self.policy.reset()
         reset_hook = getattr(self.chunk_hook, "reset", None)
         if callable(reset_hook):
