@@ -1,6 +1,7 @@
 """policy_node on the local backend: chunks with the right names and stamps, features tied
 to chunk ids, halt within one callback until ~/reset, missing/stale inputs → no chunk +
-diagnostic, execution-strategy hook, and a node built from a checkpoint by parameters."""
+diagnostic, execution-strategy hook, a node built from a checkpoint by parameters, and
+trigger=frame (a chunk in the same spin as the frames, still at most rate_hz)."""
 
 from __future__ import annotations
 
@@ -301,11 +302,118 @@ def test_node_builds_the_builtin_policy_from_a_checkpoint(tmp_path, policy):
         r.close()
 
 
+def chunk_clock(rig) -> list[float]:
+    """Clock times at which the probe receives each chunk (recorded from now on)."""
+    times: list[float] = []
+    rig.probe.create_subscription(msgs.JointTrajectory, "policy/action_chunk",
+                                  lambda msg: times.append(rig.now()), 100)
+    return times
+
+
+def test_frame_trigger_publishes_in_the_same_spin_as_the_frames(policy):
+    r = Rig(policy, trigger="frame")
+    try:
+        r.js_pub.publish(joint_state_msg(JOINTS, [0.1, 0.2, 0.3], stamp=r.now()))
+        r.ctx.spin_some()
+        for k in range(1, 6):
+            stamp = r.observe()  # images then joint state, one spin_some, no timer
+            assert len(r.chunks) == k
+            assert time_msg_to_seconds(r.chunks[-1].header.stamp) <= stamp
+            # images stamped `stamp`; the joint state read is the one before these images
+            assert time_msg_to_seconds(r.chunks[-1].header.stamp) >= stamp - 0.1 - 1e-9
+            r.ctx.spin_for(0.1)
+        assert len(r.chunks) == 5  # the timer never infers on its own
+        r.ctx.spin_for(0.5)  # no new frames: no new chunk (each set is used once)
+        assert len(r.chunks) == 5
+    finally:
+        r.close()
+
+
+def test_frame_trigger_needs_a_new_frame_from_every_camera(policy):
+    r = Rig(policy, trigger="frame")
+    try:
+        r.observe()  # no joint state yet: this set is used up by a rejected attempt
+        r.ctx.spin_for(0.1)
+        r.observe()
+        n = len(r.chunks)
+        assert n == 1
+        r.observe()  # the same stamps again: not newer, no second inference
+        assert len(r.chunks) == 1
+        r.ctx.spin_for(0.1)
+        r.observe(cameras=["scene"])  # wrist has no newer frame: wait
+        assert len(r.chunks) == n
+        r.ctx.spin_for(0.01)
+        r.observe(cameras=["wrist"])  # now both are newer than the last inference's
+        assert len(r.chunks) == n + 1
+    finally:
+        r.close()
+
+
+def test_frame_trigger_is_capped_at_rate_hz(policy):
+    r = Rig(policy, trigger="frame")  # rate_hz 10, frames every 50 ms
+    try:
+        times = chunk_clock(r)
+        r.run(2.0)
+        assert 19 <= len(times) <= 21
+        assert min(np.diff(times)) >= 0.1 - 1e-9
+        # a capped frame set waits only until the rate allows it (retried every 5 ms)
+        assert max(np.diff(times)) <= 0.1 + 0.005 + 1e-9
+    finally:
+        r.close()
+
+
+def test_frame_trigger_obeys_halt_stale_and_missing(policy):
+    r = Rig(policy, trigger="frame")
+    try:
+        r.run(0.5)
+        before = len(r.chunks)
+        assert before >= 4
+        r.halt_pub.publish(msgs.Bool(data=True))
+        r.ctx.spin_some()
+        r.run(0.5)
+        assert len(r.chunks) == before
+        assert r.reset().success
+        r.run(0.3)
+        assert len(r.chunks) > before
+        # stale joint states: new frames trigger, but no chunk and a diagnostic
+        for _ in range(3):  # joint states still younger than max_age (0.25 s) here
+            r.observe(joints=False)
+            r.ctx.spin_for(0.1)
+        n = len(r.chunks)
+        for _ in range(5):
+            r.observe(joints=False)
+            r.ctx.spin_for(0.1)
+        assert len(r.chunks) == n
+        assert r.messages("joint_states is")
+    finally:
+        r.close()
+    r = Rig(policy, trigger="frame")
+    try:  # one camera never sends: the watchdog names it (no frame set ever triggers)
+        for _ in range(5):
+            r.observe(cameras=["scene"])
+            r.ctx.spin_for(0.1)
+        assert r.chunks == []
+        assert r.messages("no image yet from camera 'wrist'")
+    finally:
+        r.close()
+
+
+def test_timer_trigger_waits_for_the_tick(rig):
+    assert rig.node.trigger == "timer"
+    rig.ctx.spin_for(0.05)
+    rig.observe()
+    assert rig.chunks == []  # frames alone do not infer
+    rig.ctx.spin_for(0.05)
+    assert len(rig.chunks) == 1
+
+
 def test_bad_parameters_are_refused(policy):
     with pytest.raises(ValueError, match="rate_hz and max_age must be > 0"):
         Rig(policy, rate_hz=0.0)
     with pytest.raises(ValueError, match="state_joints has 2 names"):
         Rig(policy, state_joints=["j1", "j2"])
+    with pytest.raises(ValueError, match="trigger must be one of timer, frame"):
+        Rig(policy, trigger="camera")
 
 
 def test_config_file_sets_only_declared_parameters_with_their_types(policy):

@@ -1,6 +1,9 @@
 """policy_node: camera images + joint states + instruction → action chunks and SAFE features.
 
-At `rate_hz` the node assembles the newest observation and runs the policy once:
+At `rate_hz` the node assembles the newest observation and runs the policy once
+(`trigger: timer`, the default), or — with `trigger: frame` — as soon as every camera has
+delivered a processed frame newer than those of the last inference, at most `rate_hz`
+times a second (a frame set that comes sooner waits only until the rate allows it):
   subscribes  perception/<camera>/image (sensor_msgs/Image, one per policy camera),
               joint_states (sensor_msgs/JointState), instruction (std_msgs/String),
               safety/halt (std_msgs/Bool, latched)
@@ -13,6 +16,14 @@ At `rate_hz` the node assembles the newest observation and runs the policy once:
 It never guesses: a camera or joint state that is missing, older than `max_age`, or
 malformed yields no chunk and a diagnostic saying which input and why. After a halt
 (safety/halt true or ~/halt) it neither infers nor publishes until ~/reset.
+
+Why `trigger: frame`: a free-running timer is not in phase with the cameras, so a frame
+waits up to a whole period (100 ms at 10 Hz) for the next tick before inference starts;
+triggered by the frames, camera → chunk latency is the processing time alone
+(bench/policy.py --only latency measures both in closed loop). Each frame set is used by
+one inference attempt at most; joint_states never trigger (the newest one is read). In
+frame mode the `rate_hz` timer is only a watchdog: when no frame set has triggered for two
+periods it checks the inputs so a missing or stale camera still gets its diagnostic.
 """
 
 from __future__ import annotations
@@ -59,6 +70,9 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
     "policy_args": ("", "JSON object of extra policy options (e.g. a remote server's host)"),
     "robot": ("", "robot name; picks checkpoints/<robot> when no checkpoint is given"),
     "rate_hz": (10.0, "inference rate (chunks per second at most)"),
+    "trigger": ("timer", "timer: infer every 1/rate_hz on the newest inputs | frame: infer "
+                         "when every camera has a frame newer than the last inference's "
+                         "(still at most rate_hz chunks/s)"),
     "max_age": (0.5, "oldest usable image or joint state, in seconds"),
     "instruction": ("", "instruction used until one arrives on the 'instruction' topic"),
     "horizon": (0, "publish only the first N steps of each chunk; 0 = the whole chunk"),
@@ -70,6 +84,8 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
                            "the policy's own state names"),
 }
 _RUNTIME_SETTABLE = {"max_age", "instruction"}
+TRIGGERS = ("timer", "frame")
+RETRY_DIVISOR = 20  # frame mode: a capped frame set is retried every period / 20
 
 
 class PolicyNode(Node):
@@ -90,6 +106,10 @@ class PolicyNode(Node):
         self.strategy_name = str(v["execution_strategy"])
         self.resize_images = bool(v["resize_images"])
         state_joints = [str(j) for j in v["state_joints"]]
+        self.trigger = str(v["trigger"])
+        if self.trigger not in TRIGGERS:
+            raise ValueError(f"{self.get_name()}: trigger must be one of {', '.join(TRIGGERS)}, "
+                             f"got {self.trigger!r}")
         if rate <= 0 or self.max_age <= 0:
             raise ValueError(f"{self.get_name()}: rate_hz and max_age must be > 0, got "
                              f"{rate}, {self.max_age}")
@@ -113,9 +133,13 @@ class PolicyNode(Node):
         self.halted = False
         self.chunk_id = 0
         self._latency_ewma = float("nan")
+        # trigger=frame: image stamps of the last attempt, its clock time (ns), the cap
+        self._used: dict[str, float] = {}
+        self._last_attempt_ns: int | None = None
+        self._period_ns = int(round(1e9 / rate))
         for cam in self.cameras:
             self.create_subscription(msgs.Image, f"perception/{cam}/image",
-                                     lambda msg, cam=cam: self._images.__setitem__(cam, msg),
+                                     lambda msg, cam=cam: self._on_image(cam, msg),
                                      SENSOR_DATA)
         self.create_subscription(msgs.JointState, "joint_states", self._on_joints, SENSOR_DATA)
         self.create_subscription(msgs.String, "instruction", self._on_instruction, 10)
@@ -124,12 +148,17 @@ class PolicyNode(Node):
         self.features_pub = self.create_publisher(msgs.Float32MultiArray, "policy/features", 10)
         self.create_service(msgs.Trigger, "~/reset", self._on_reset)
         self.create_service(msgs.Trigger, "~/halt", self._on_halt_service)
-        self.create_timer(1.0 / rate, self.tick)
+        if self.trigger == "timer":
+            self.timer = self.create_timer(1.0 / rate, self.tick)
+        else:
+            self.timer = self.create_timer(1.0 / rate, self._watchdog)
+            self._retry = self.create_timer(1.0 / rate / RETRY_DIVISOR, self._on_frames)
+            self._retry.cancel()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(
             f"{self.policy_type} policy: cameras {self.cameras}, state {self.state_joints}, "
             f"actions {list(meta.action_names)}, horizon {meta.horizon} x {meta.dt:.3f} s, "
-            f"{rate:g} Hz"
+            f"{rate:g} Hz, trigger {self.trigger}"
         )
 
     # ------------------------------------------------------------------ set-up
@@ -184,6 +213,11 @@ class PolicyNode(Node):
                 self.instruction = str(prm.value).strip()
         return SetParametersResult(True)
 
+    def _on_image(self, cam: str, msg: Any) -> None:
+        self._images[cam] = msg
+        if self.trigger == "frame":
+            self._on_frames()
+
     def _on_joints(self, msg: Any) -> None:
         self._joints = msg
 
@@ -222,6 +256,45 @@ class PolicyNode(Node):
         response.success = True
         response.message = "policy reset; halt cleared"
         return response
+
+    # ------------------------------------------------------- trigger: frame
+    def _new_frame_set(self) -> dict[str, float] | None:
+        """Every camera's image stamp when each is newer than the last attempt's, else None."""
+        stamps = {}
+        for cam in self.cameras:
+            msg = self._images.get(cam)
+            if msg is None:
+                return None
+            stamp = time_msg_to_seconds(msg.header.stamp)
+            if stamp <= self._used.get(cam, float("-inf")):
+                return None
+            stamps[cam] = stamp
+        return stamps
+
+    def _on_frames(self) -> None:
+        """A frame arrived (or the capped retry fired): infer once per new frame set, at
+        most once per 1/rate_hz; a set that comes too soon is retried every period/20."""
+        stamps = None if self.halted else self._new_frame_set()
+        if stamps is None:
+            self._retry.cancel()
+            return
+        now = self.get_clock().now().nanoseconds
+        if self._last_attempt_ns is not None and now - self._last_attempt_ns < self._period_ns:
+            if self._retry.is_canceled():
+                self._retry.reset()
+            return
+        self._retry.cancel()
+        self._used = stamps
+        self._last_attempt_ns = now
+        self.tick()
+
+    def _watchdog(self) -> None:
+        """trigger=frame: with no frame set for two periods, diagnose the inputs (no chunk)."""
+        if self.halted:
+            return
+        now = self.get_clock().now().nanoseconds
+        if self._last_attempt_ns is None or now - self._last_attempt_ns > 2 * self._period_ns:
+            self.observation()  # reports a missing or stale input on /diagnostics
 
     # ------------------------------------------------------------------ tick
     def tick(self) -> None:
