@@ -4,8 +4,9 @@ Cases (both solvers get the same model, targets, task weights, limits and QP bac
 - panda_pose: Panda TCP pose, targets = FK of random configurations, from the neutral pose;
 - panda_erj:  the same plus joint 3 pinned (ERJ), pinned value reachable by construction;
 - g1_wholebody: G1 (free-flyer + 29 joints) both hands + pelvis height, feet as equality
-  constraints; ours also keeps the CoM inside the support polygon (8 inequality rows),
-  which pink has no limit for, so ours solves the larger QP.
+  constraints. Pink has no CoM limit, so ours runs twice: "no CoM limit" is the same QP
+  as pink's (the like-for-like speed ratio), "step" also keeps the CoM inside the support
+  polygon (8 more inequality rows: the QP whole-body retargeting actually solves).
 
 A step = kinematics update + one QP + integration, i.e. what a control loop pays per
 cycle; targets are set once per problem, outside the timed step, for both solvers. Both
@@ -29,6 +30,7 @@ import argparse  # noqa: E402
 import gc  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from functools import partial  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pinocchio as pin  # noqa: E402
@@ -270,6 +272,9 @@ def case_g1(n: int, solver: str, max_steps: int) -> list[str]:
     """Standing reaches and squats (pelvis 0-30 cm lower, hands forward and down)."""
     wb = WholeBodyIK("g1", solver=solver)
     plain = WholeBodyIK(wb.robot, solver=solver, position_limit_gain=PINK_LIMIT_GAIN)
+    # the problem pink solves: the same tasks and limits, without the CoM inequality rows
+    same = WholeBodyIK(wb.robot, solver=solver, position_limit_gain=PINK_LIMIT_GAIN,
+                       com_limit=False)
     robot = wb.robot
     q0 = robot.q_neutral
     h0 = wb.pelvis_height_at(q0)
@@ -304,12 +309,13 @@ def case_g1(n: int, solver: str, max_steps: int) -> list[str]:
         pelvis = abs(poses[4].translation[2] - height)
         return (max(h[0] for h in hands), max(h[1] for h in hands), max(foot, pelvis))
 
-    ours, ours_solve, theirs = Run(), Run(), Run()
+    ours, ours_same, ours_solve, theirs = Run(), Run(), Run(), Run()
     for left, right, height in problems:
-        plain.hold_feet(q0)
-        plain.set_targets(left, right, height)
-        plain_loop(ours, ours_stepper(plain.problem), q0,
-                   lambda q, a=left, b=right, h=height: err_of(q, a, b, h), max_steps)  # fmt: skip
+        for ik, run in ((plain, ours), (same, ours_same)):
+            ik.hold_feet(q0)
+            ik.set_targets(left, right, height)
+            plain_loop(run, ours_stepper(ik.problem), q0,
+                       partial(err_of, left=left, right=right, height=height), max_steps)
         result = wb.solve(q0, left, right, height, max_steps=max_steps)
         ours_solve.converged += result.converged
         if result.converged:
@@ -345,6 +351,7 @@ def case_g1(n: int, solver: str, max_steps: int) -> list[str]:
                    lambda q, a=left, b=right, h=height: err_of(q, a, b, h), max_steps)  # fmt: skip
     return [
         theirs.row("g1_wholebody pink (no CoM limit)"),
+        ours_same.row("g1_wholebody ours (no CoM limit)", theirs),
         ours.row("g1_wholebody ours (step)", theirs),
         ours_solve.row("g1_wholebody ours solve()"),
     ]

@@ -99,6 +99,17 @@ def test_com_limit_holds_for_a_far_reach(wb):
     assert result.limits_ok
 
 
+def test_without_the_com_limit_the_far_reach_tips_the_com_out(wb):
+    """com_limit=False (the like-for-like comparison with pink) really drops the rows:
+    the same far reach then leaves the CoM outside the polygon."""
+    free = WholeBodyIK(wb.robot, com_limit=False)
+    q0 = wb.robot.q_neutral
+    left, right = free.hand_poses_at(q0)
+    targets = (_moved(left, [0.8, 0.0, -0.2]), _moved(right, [0.8, 0.0, -0.2]))
+    result = free.solve(q0, *targets, max_steps=60)
+    assert not result.com_inside and result.foot_pos_err < 1e-3
+
+
 def test_streaming_steps_respect_velocity_limits(wb):
     robot, q = wb.robot, wb.robot.q_neutral.copy()
     left, right = wb.hand_poses_at(q)

@@ -91,7 +91,10 @@ class WholeBodyIK:
         velocity_limit: bool = True,
         position_limit_gain: float = 1.0,
         damping: float = 1e-6,
+        com_limit: bool = True,
     ) -> None:
+        """`com_limit=False` drops the support-polygon rows from the QP (the CoM is then
+        only reported, not constrained): for comparisons with solvers that lack them."""
         self.robot = robot = RobotModel.load(robot) if isinstance(robot, str) else robot
         cfg = robot.config
         if not robot.floating_base or len(cfg.feet) < 1:
@@ -120,7 +123,9 @@ class WholeBodyIK:
         tasks = [*self.hands.values(), self.pelvis]
         if self.posture is not None:
             tasks.append(self.posture)
-        limits: list[Limit] = [JointPositionLimit(gain=position_limit_gain), self.support]
+        limits: list[Limit] = [JointPositionLimit(gain=position_limit_gain)]
+        if com_limit:
+            limits.append(self.support)
         if self.velocity is not None:
             limits.insert(0, self.velocity)
         self.problem = IKProblem(
