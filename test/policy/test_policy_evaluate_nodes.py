@@ -55,3 +55,30 @@ def test_node_runner_records_chunks_features_and_video_on_the_requested_layouts(
             assert len(video.frames) >= 0.8 * fps * video.duration and not plain.frames
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("runner", ["direct", "nodes"])
+def test_eval_command_writes_tables_rollouts_tied_to_the_weights_and_videos(
+        checkpoint, tmp_path, runner):
+    import argparse
+    import json
+
+    from vla_ros.commands import eval as eval_cmd
+    from vla_ros.safety.collect import policy_id_of
+    from vla_ros.safety.rollouts import load_rollouts
+
+    parser = argparse.ArgumentParser()
+    eval_cmd.register(parser.add_subparsers())
+    out = tmp_path / runner
+    args = parser.parse_args(["eval", "--policy", str(checkpoint), "--tasks", "pick_cube",
+                              "--episodes", "2", "--max-seconds", "0.6", "--runner", runner,
+                              "--videos", "1", "--out", str(out), "--quiet"])
+    assert args.func(args) == 0
+    info = json.loads((out / "eval.json").read_text())
+    assert info["runner"] == runner and [e["seed"] for e in info["episodes"]] == [500000,
+                                                                                  500001]
+    assert "| pick_cube | seen | 2 | 0 | 0% |" in (out / "eval.md").read_text()
+    rollouts = load_rollouts(out / "rollouts.npz")
+    assert rollouts.policy_id == policy_id_of(checkpoint, 0)
+    assert len(rollouts.rollouts) == 2 and not any(r.success for r in rollouts.rollouts)
+    assert [p.name for p in (out / "videos").iterdir()] == ["pick_cube_500000_failure.mp4"]

@@ -96,9 +96,10 @@ def main(args: argparse.Namespace) -> int:
         summaries = expert_baseline(tasks, cfg, progress=_report(args))
     else:
         summaries = evaluate(policy, tasks, cfg, progress=_report(args))
-    source = str(getattr(policy, "checkpoint_path", "") or args.policy or args.policy_type)
+    checkpoint = getattr(policy, "checkpoint_path", None)
+    source = str(checkpoint or args.policy or args.policy_type)
     fps = None if policy is None else int(round(1.0 / policy.metadata.dt))
-    return _write_results(args, tasks, cfg, summaries, source, fps)
+    return _write_results(args, tasks, cfg, summaries, source, fps, checkpoint)
 
 
 def _report(args: argparse.Namespace):
@@ -125,11 +126,15 @@ def _run_nodes(args: argparse.Namespace, tasks: list[str], cfg) -> int:
     configure_logging("error")  # results are printed; the nodes' warnings would drown them
     loop = NodeLoop(args.policy, robot=args.robot, max_seconds=args.max_seconds)
     summaries = run_episodes(loop, tasks, cfg, progress=_report(args))
-    source = f"{args.policy or 'checkpoints/default'} (nodes)"
-    return _write_results(args, tasks, cfg, summaries, source, loop.video_fps)
+    source = f"{loop.checkpoint_path} (nodes)"
+    return _write_results(args, tasks, cfg, summaries, source, loop.video_fps,
+                          loop.checkpoint_path)
 
 
-def _write_results(args, tasks, cfg, summaries, source: str, video_fps: int | None) -> int:
+def _write_results(args, tasks, cfg, summaries, source: str, video_fps: int | None,
+                   checkpoint: Path | None = None) -> int:
+    """eval.md, eval.json, rollouts.npz (tagged builtin@<weights hash> for checkpoints, the
+    id failure detectors are tied to) and the videos."""
     from vla_ros.policy.evaluate import markdown_table, write_videos
 
     table = markdown_table(summaries, f"{source}: {args.tasks}, {args.episodes} episodes/task")
@@ -148,7 +153,10 @@ def _write_results(args, tasks, cfg, summaries, source: str, video_fps: int | No
     }, indent=1))
     written = [str(args.out / "eval.md"), str(args.out / "eval.json")]
     if any(r.inferences for r in results):
-        written.append(str(save_rollouts(args.out / "rollouts.npz", results, source)))
+        from vla_ros.safety.collect import policy_id_of
+
+        policy_id = policy_id_of(Path(checkpoint), 0) if checkpoint else source
+        written.append(str(save_rollouts(args.out / "rollouts.npz", results, policy_id)))
     if video_fps:
         videos = write_videos(summaries, args.out / "videos", video_fps)
         if videos:

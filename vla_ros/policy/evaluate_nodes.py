@@ -173,6 +173,8 @@ class NodeLoop:
                                   "policy_checkpoint": str(checkpoint),
                                   "failure_detector": "false"}, self.context)
             self.sim = next(n for n in nodes if n.get_name() == "mujoco_sim")
+            policy_node = next(n for n in nodes if n.get_name() == "policy_node")
+            self.checkpoint_path = policy_node.checkpoint_path  # what it actually loaded
             self.probe = StackProbe(self.context, keep_frames=False)
             self.video_fps = int(round(self.sim.get_parameter("camera_rate_hz").value))
         except BaseException:
