@@ -45,9 +45,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", default="",
                    help="policy checkpoint folder (default: the shipped checkpoints/...)")
     p.add_argument("--detector", default="",
-                   help="failure detector folder (default: the shipped one, if any)")
+                   help="failure detector folder (default: checkpoints/detector, trained on "
+                   "the shipped policy's rollouts, when the policy is the shipped one)")
     p.add_argument("--no-bag", action="store_true", help="do not record the MCAP bag")
     p.set_defaults(func=main)
+
+
+def shipped_detector(policy_checkpoint: str) -> str:
+    """checkpoints/detector when it exists and the policy is the shipped one it was
+    trained for ('' = detection off: a detector only reads its own policy's features)."""
+    from vla_ros.policy.vla import default_checkpoint_path
+
+    default = default_checkpoint_path().resolve()
+    folder = default.parent / "detector"
+    same_policy = not policy_checkpoint or Path(policy_checkpoint).resolve() == default
+    return str(folder) if same_policy and (folder / "config.json").is_file() else ""
 
 
 def write_outputs(out: Path, episodes: list[StackEpisode], fps: int) -> list[Path]:
@@ -103,13 +115,14 @@ def main(args: argparse.Namespace) -> int:
     if bag is not None and bag.exists():
         shutil.rmtree(bag)
     plan = [(t, "") for t in tasks] + ([(tasks[0], fault)] if fault else [])
+    detector = args.detector or shipped_detector(args.checkpoint)
     episodes: list[StackEpisode] = []
     wall = time.perf_counter()
     with LocalContext(sim_time=True, bag_path=bag, isolate_crashes=True) as context:
         nodes = launch_local(find_launch_file("sim.launch.xml"),
                              {"robot": args.robot, "task": tasks[0], "seed": str(args.seed),
                               "policy_checkpoint": args.checkpoint,
-                              "detector_checkpoint": args.detector},
+                              "detector_checkpoint": detector},
                              context)
         sim = next(n for n in nodes if n.get_name() == "mujoco_sim")
         fps = int(round(sim.get_parameter("camera_rate_hz").value))

@@ -212,38 +212,36 @@ def run_episodes(loop, tasks: Sequence[str], cfg: EvalConfig,
     return out
 
 
+class ExpertLoop:
+    """The scripted experts behind `ClosedLoop`'s interface: the ceiling on the same layouts."""
+
+    def __init__(self, cfg: EvalConfig) -> None:
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        from vla_ros.sim.env import SimEnv
+
+        self.env = SimEnv(cfg.robot)
+
+    def episode(self, task: str, seed: int, video: bool = False) -> EpisodeResult:
+        from vla_ros.sim.rollout import run_expert_episode
+
+        start = time.perf_counter()
+        roll = run_expert_episode(self.env, task, seed)
+        return EpisodeResult(
+            task=roll.task, split=roll.split, seed=roll.seed, instruction=roll.instruction,
+            success=roll.success, duration=roll.duration, wall_s=time.perf_counter() - start,
+            times=np.zeros((0,)), features=np.zeros((0, 0), np.float32),
+            chunks=np.zeros((0, 0, 0)), done=np.zeros(0, bool))
+
+    def close(self) -> None:
+        self.env.close()
+
+
 def expert_baseline(tasks: Sequence[str], cfg: EvalConfig | None = None,
                     progress: Callable[[EpisodeResult], None] | None = None
                     ) -> list[TaskSummary]:
     """The scripted experts on the same layouts: the ceiling a cloned policy aims for."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    from vla_ros.sim.env import SimEnv
-    from vla_ros.sim.rollout import run_expert_episode
-    from vla_ros.sim.tasks import get_task
-
     cfg = cfg or EvalConfig()
-    env = SimEnv(cfg.robot)
-    out = []
-    try:
-        for task in tasks:
-            summary = TaskSummary(task, get_task(task).split)
-            for i in range(cfg.episodes):
-                start = time.perf_counter()
-                roll = run_expert_episode(env, task, cfg.seed + i)
-                empty = np.zeros((0,))
-                result = EpisodeResult(
-                    task=roll.task, split=roll.split, seed=roll.seed,
-                    instruction=roll.instruction, success=roll.success,
-                    duration=roll.duration, wall_s=time.perf_counter() - start, times=empty,
-                    features=np.zeros((0, 0), np.float32), chunks=np.zeros((0, 0, 0)),
-                    done=np.zeros(0, bool))
-                summary.results.append(result)
-                if progress is not None:
-                    progress(result)
-            out.append(summary)
-    finally:
-        env.close()
-    return out
+    return run_episodes(ExpertLoop(cfg), tasks, cfg, progress)
 
 
 def write_videos(summaries: Sequence[TaskSummary], folder, fps: int) -> list:
