@@ -59,18 +59,23 @@ class Servo(Node):
         self.pub.publish(trajectory_msg(self.robot.joint_names, self.q_cmd[None], [DT]))
 
 
-@pytest.fixture(scope="module")
-def chain():
-    from vla_ros.runtime.local import LocalContext
-
-    ctx = LocalContext(sim_time=True)
-    robot = RobotModel.load("panda")
+def _sim_and_keyboard_teleop(ctx) -> None:
+    """mujoco_sim (tiny camera) + teleop_node reading keys from a topic."""
     MujocoSim(context=ctx, parameter_overrides={"robot": "panda", "cameras": ["scene"],
                                                 "camera_rate_hz": 1.0, "image_width": 16,
                                                 "image_height": 16})
     TeleopNode(context=ctx, parameter_overrides={
         "device": "keyboard", "keyboard_input": "topic", "rate_hz": 1.0 / DT,
         "robot": "panda", "linear_scale": 0.1, "angular_scale": 0.5, "key_hold_s": 0.1})
+
+
+@pytest.fixture(scope="module")
+def chain():
+    from vla_ros.runtime.local import LocalContext
+
+    ctx = LocalContext(sim_time=True)
+    robot = RobotModel.load("panda")
+    _sim_and_keyboard_teleop(ctx)
     servo = Servo(robot, context=ctx)
     probe = Node("operator", context=ctx)
     keys = probe.create_publisher(msgs.String, "teleop/keys", 100)
@@ -158,12 +163,7 @@ def retarget_chain():
 
     ctx = LocalContext(sim_time=True)
     robot = RobotModel.load("panda")
-    MujocoSim(context=ctx, parameter_overrides={"robot": "panda", "cameras": ["scene"],
-                                                "camera_rate_hz": 1.0, "image_width": 16,
-                                                "image_height": 16})
-    TeleopNode(context=ctx, parameter_overrides={
-        "device": "keyboard", "keyboard_input": "topic", "rate_hz": 1.0 / DT,
-        "robot": "panda", "linear_scale": 0.1, "angular_scale": 0.5, "key_hold_s": 0.1})
+    _sim_and_keyboard_teleop(ctx)
     RetargetNode(context=ctx, parameter_overrides={"robot": "panda"})
     probe = Node("operator", context=ctx)
     states = []
