@@ -55,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=main_eval)
 
     c = actions.add_parser(
-        "collect", help="record sim rollouts observed by a VLA (until `vla-ros eval` exists)",
+        "collect", help="record rollouts of a VLA watching the scripted experts, failures "
+        "injected (a policy's own rollouts: `vla-ros eval`)",
         description="Run the sim's scripted experts (failures injected into a share of "
         "episodes) and record the built-in VLA's features and action chunks on every real "
         "observation. The policy watches, it does not drive: see vla_ros/safety/collect.py.")
