@@ -61,6 +61,7 @@ class RobotSpec:
     workspace_center: tuple[float, float] = (0.5, 0.0)
     workspace_half_extent: tuple[float, float] = (0.12, 0.2)
     scene_camera_distance: float = 1.0  # metres from the workspace to the scene camera
+    scene_camera_fovy: float = 50.0  # degrees; narrow enough that objects are not specks
     object_scale: float = 1.0  # multiplies object sizes (small arms get small cubes)
     # Wrist camera: body it rides on, position and look direction in that body's frame.
     wrist_camera_body: str = ""
@@ -116,6 +117,7 @@ PANDA = RobotSpec(
     table_center=(0.45, 0.0),
     workspace_center=(0.5, 0.0),
     workspace_half_extent=(0.1, 0.2),
+    scene_camera_fovy=34.0,  # frames the workspace and the cabinets: a 4 cm cube is ~10 px
     wrist_camera_body="panda_hand",
     wrist_camera_pos=(0.05, 0.0, 0.04),
     wrist_camera_forward=(0.0, 0.0, 1.0),

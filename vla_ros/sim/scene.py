@@ -257,7 +257,7 @@ class _Builder:
         d = r.scene_camera_distance
         target = np.array([wx + 0.05, wy, self.top])
         cam_pos = target + d * np.array([-0.55, 0.5, 0.7])
-        world.add_camera(name=SCENE_CAMERA, pos=list(cam_pos), fovy=50.0,
+        world.add_camera(name=SCENE_CAMERA, pos=list(cam_pos), fovy=r.scene_camera_fovy,
                          quat=list(look_at_quat(target - cam_pos, (0, 0, 1))))
 
     # -- object pool ---------------------------------------------------------------
