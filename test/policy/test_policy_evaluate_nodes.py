@@ -46,10 +46,11 @@ def test_node_runner_records_chunks_features_and_video_on_the_requested_layouts(
                 # the sim laid out the requested seed: same instruction as a direct reset
                 assert r.instruction == env.reset(seed=r.seed, task=get_task(r.task)).instruction
                 assert not r.success and r.duration == pytest.approx(1.0, abs=0.15)
-                assert r.inferences >= 5  # policy_node runs at 10 Hz
+                # config/policy.yaml: rate_hz 2.5, triggered by the 10 Hz camera frames
+                assert 2 <= r.inferences <= 4
                 assert r.features.shape == (r.inferences, PRESETS["tiny"]["feature_dim"])
                 assert r.chunks.shape == (r.inferences, 6, 7)
-                assert np.all(np.diff(r.times) > 0) and 0 <= r.times[0] < 0.5
+                assert np.all(np.diff(r.times) > 0.25) and 0 <= r.times[0] < 0.5
                 assert np.isfinite(r.chunks).all()
             video, plain = summary.results
             assert len(video.frames) >= 0.8 * fps * video.duration and not plain.frames

@@ -24,7 +24,7 @@ from vla_ros.runtime.entry import configure_logging
 from vla_ros.runtime.launcher import launch_local
 from vla_ros.runtime.local import LocalContext
 
-DEFAULT_TASKS = "pick_cube,open_drawer,cube_in_bowl,push_cube_to_pad"
+DEFAULT_TASKS = "close_drawer,open_drawer,pick_cube"  # the shipped policy's best, and a pick
 
 
 def register(sub: argparse._SubParsersAction) -> None:
