@@ -362,6 +362,29 @@ def test_frame_trigger_is_capped_at_rate_hz(policy):
         r.close()
 
 
+def test_frame_trigger_below_the_camera_rate_infers_on_fresh_frames(policy):
+    """rate_hz 2.5 with a camera at 10 Hz: frames that come too early are skipped, not held
+    for a retry, so each chunk is computed from a frame of the same instant (holding the
+    frame before gave chunks 100 ms old)."""
+    r = Rig(policy, trigger="frame", rate_hz=2.5)
+    try:
+        times = chunk_clock(r)
+        for _ in range(20):  # 2 s: joint state first, then the cameras, every 100 ms
+            now = r.now()
+            r.js_pub.publish(joint_state_msg(JOINTS, [0.1, 0.2, 0.3], stamp=now))
+            r.ctx.spin_some()
+            for cam in CAMERAS:
+                image = r.rng.integers(0, 255, (*SIZE, 3), dtype=np.uint8)
+                r.image_pubs[cam].publish(image_to_msg(image, "rgb8", stamp=now))
+            r.ctx.spin_for(0.1)
+        assert 5 <= len(times) <= 6
+        assert min(np.diff(times)) >= 0.4 - 1e-9
+        stamps = [time_msg_to_seconds(c.header.stamp) for c in r.chunks[-len(times):]]
+        np.testing.assert_allclose(stamps, times, atol=1e-6)
+    finally:
+        r.close()
+
+
 def test_frame_trigger_obeys_halt_stale_and_missing(policy):
     r = Rig(policy, trigger="frame")
     try:

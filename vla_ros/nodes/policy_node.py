@@ -273,17 +273,25 @@ class PolicyNode(Node):
         return stamps
 
     def _on_frames(self) -> None:
-        """A frame arrived (or the capped retry fired): infer once per new frame set, at
-        most once per 1/rate_hz; a set that comes too soon is retried every period/20."""
+        """A frame arrived (or the short retry fired): infer once per new frame set, at most
+        once per 1/rate_hz. A set that comes too soon is retried (every period/20) only when
+        the rate allows it within period/20; otherwise it is skipped and the next frame
+        triggers, so a rate below the camera's never feeds the policy a waiting, aged frame."""
         stamps = None if self.halted else self._new_frame_set()
         if stamps is None:
             self._retry.cancel()
             return
         now = self.get_clock().now().nanoseconds
-        if self._last_attempt_ns is not None and now - self._last_attempt_ns < self._period_ns:
-            if self._retry.is_canceled():
-                self._retry.reset()
-            return
+        if self._last_attempt_ns is not None:
+            wait = self._period_ns - (now - self._last_attempt_ns)
+            if wait > self._period_ns // RETRY_DIVISOR:
+                self._retry.cancel()
+                self._used = stamps  # skipped: too early and too long to hold
+                return
+            if wait > 0:
+                if self._retry.is_canceled():
+                    self._retry.reset()
+                return
         self._retry.cancel()
         self._used = stamps
         self._last_attempt_ns = now
