@@ -143,7 +143,7 @@ def closed_loop_latency(trigger: str, chunks: int, checkpoint: str = "", task: s
     """Run the launched stack until `chunks` arm commands are matched to their frames."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     from vla_ros.commands.launch import find_launch_file
-    from vla_ros.policy.evaluate_nodes import StackProbe, run_stack_episode
+    from vla_ros.commands.stack import StackProbe, run_stack_episode
     from vla_ros.runtime import Node
     from vla_ros.runtime.launch import load_launch
     from vla_ros.runtime.launcher import start_plan

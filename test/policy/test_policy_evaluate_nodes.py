@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
+from vla_ros.commands.stack import NodeLoop
 from vla_ros.policy.evaluate import EvalConfig, run_episodes
-from vla_ros.policy.evaluate_nodes import NodeLoop
 from vla_ros.policy.vla import BuiltinVLAPolicy
 from vla_ros.policy.vla_model import PRESETS, VLAConfig
 

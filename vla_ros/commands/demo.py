@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_ros.commands.launch import find_launch_file
-from vla_ros.policy.evaluate_nodes import StackEpisode, StackProbe, run_stack_episode
+from vla_ros.commands.stack import StackEpisode, StackProbe, run_stack_episode
 from vla_ros.runtime.bag import bag_summary
 from vla_ros.runtime.entry import configure_logging
 from vla_ros.runtime.launcher import launch_local

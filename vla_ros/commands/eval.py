@@ -114,9 +114,9 @@ def _report(args: argparse.Namespace):
 
 def _run_nodes(args: argparse.Namespace, tasks: list[str], cfg) -> int:
     """The same episodes through the launched nodes (policy_node loads the checkpoint)."""
+    from vla_ros.commands.stack import NodeLoop
     from vla_ros.policy.errors import PolicyConfigError
     from vla_ros.policy.evaluate import run_episodes
-    from vla_ros.policy.evaluate_nodes import NodeLoop
 
     if args.policy_type != "builtin":
         raise PolicyConfigError("--runner nodes runs builtin checkpoints (policy_node's "

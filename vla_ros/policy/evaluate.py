@@ -194,7 +194,7 @@ def evaluate(policy: Policy, tasks: Sequence[str], cfg: EvalConfig | None = None
 def run_episodes(loop, tasks: Sequence[str], cfg: EvalConfig,
                  progress: Callable[[EpisodeResult], None] | None = None) -> list[TaskSummary]:
     """Episodes of every task on `loop` (a `ClosedLoop`, or the launched stack's
-    `evaluate_nodes.NodeLoop`), which is closed at the end."""
+    `commands.stack.NodeLoop`), which is closed at the end."""
     out = []
     try:
         from vla_ros.sim.tasks import get_task
