@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", default=DEFAULT_TASKS,
                    help=f"comma-separated tasks, one episode each (default: {DEFAULT_TASKS})")
     p.add_argument("--seed", type=int, default=100, help="layout seed of the first episode")
-    p.add_argument("--fault", default="occlusion",
+    p.add_argument("--fault", default="perturbation",
                    help="fault of a last extra episode the detector should halt "
                    "(camera_noise | occlusion | perturbation | none)")
     p.add_argument("--checkpoint", default="",
