@@ -65,8 +65,7 @@ def resolve_tasks(spec: str) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from vla_ros.policy.errors import PolicyConfigError
-    from vla_ros.policy.evaluate import EvalConfig, evaluate, expert_baseline
-    from vla_ros.policy.registry import make_policy
+    from vla_ros.policy.evaluate import EvalConfig, run_episodes
 
     if args.threads > 0:
         import torch
@@ -82,24 +81,36 @@ def main(args: argparse.Namespace) -> int:
     cfg = EvalConfig(robot=args.robot, episodes=args.episodes, seed=args.seed,
                      execute_steps=args.execute_steps, max_seconds=args.max_seconds,
                      video_episodes=max(0, args.videos))
-    if args.runner == "nodes":
-        return _run_nodes(args, tasks, cfg)
-    policy = None
-    if args.policy_type != "expert":
-        if args.policy:
-            options.setdefault("checkpoint", args.policy)
-        if args.policy_type == "builtin":
-            options.setdefault("device", args.device)
-        policy = make_policy(args.policy_type, **options)
+    loop = _node_loop(args) if args.runner == "nodes" else _direct_loop(args, options, cfg)
+    summaries = run_episodes(loop, tasks, cfg, progress=_report(args))
+    return _write_results(args, tasks, cfg, summaries, loop)
 
-    if policy is None:
-        summaries = expert_baseline(tasks, cfg, progress=_report(args))
-    else:
-        summaries = evaluate(policy, tasks, cfg, progress=_report(args))
-    checkpoint = getattr(policy, "checkpoint_path", None)
-    source = str(checkpoint or args.policy or args.policy_type)
-    fps = None if policy is None else int(round(1.0 / policy.metadata.dt))
-    return _write_results(args, tasks, cfg, summaries, source, fps, checkpoint)
+
+def _direct_loop(args: argparse.Namespace, options: dict, cfg):
+    """The policy (or the scripted experts) called in-process against SimEnv."""
+    from vla_ros.policy.evaluate import ClosedLoop, ExpertLoop
+    from vla_ros.policy.registry import make_policy
+
+    if args.policy_type == "expert":
+        return ExpertLoop(cfg)
+    if args.policy:
+        options.setdefault("checkpoint", args.policy)
+    if args.policy_type == "builtin":
+        options.setdefault("device", args.device)
+    return ClosedLoop(make_policy(args.policy_type, **options), cfg)
+
+
+def _node_loop(args: argparse.Namespace):
+    """The launched nodes (policy_node loads the checkpoint)."""
+    from vla_ros.commands.stack import NodeLoop
+    from vla_ros.policy.errors import PolicyConfigError
+    from vla_ros.runtime.entry import configure_logging
+
+    if args.policy_type != "builtin":
+        raise PolicyConfigError("--runner nodes runs builtin checkpoints (policy_node's "
+                                f"launch argument); use --runner direct for {args.policy_type}")
+    configure_logging("error")  # results are printed; the nodes' warnings would drown them
+    return NodeLoop(args.policy, robot=args.robot, max_seconds=args.max_seconds)
 
 
 def _report(args: argparse.Namespace):
@@ -112,30 +123,14 @@ def _report(args: argparse.Namespace):
     return report
 
 
-def _run_nodes(args: argparse.Namespace, tasks: list[str], cfg) -> int:
-    """The same episodes through the launched nodes (policy_node loads the checkpoint)."""
-    from vla_ros.commands.stack import NodeLoop
-    from vla_ros.policy.errors import PolicyConfigError
-    from vla_ros.policy.evaluate import run_episodes
-
-    if args.policy_type != "builtin":
-        raise PolicyConfigError("--runner nodes runs builtin checkpoints (policy_node's "
-                                f"launch argument); use --runner direct for {args.policy_type}")
-    from vla_ros.runtime.entry import configure_logging
-
-    configure_logging("error")  # results are printed; the nodes' warnings would drown them
-    loop = NodeLoop(args.policy, robot=args.robot, max_seconds=args.max_seconds)
-    summaries = run_episodes(loop, tasks, cfg, progress=_report(args))
-    source = f"{loop.checkpoint_path} (nodes)"
-    return _write_results(args, tasks, cfg, summaries, source, loop.video_fps,
-                          loop.checkpoint_path)
-
-
-def _write_results(args, tasks, cfg, summaries, source: str, video_fps: int | None,
-                   checkpoint: Path | None = None) -> int:
+def _write_results(args, tasks, cfg, summaries, loop) -> int:
     """eval.md, eval.json, rollouts.npz (tagged builtin@<weights hash> for checkpoints, the
     id failure detectors are tied to) and the videos."""
     from vla_ros.policy.evaluate import markdown_table, write_videos
+
+    checkpoint = loop.checkpoint_path
+    source = (f"{checkpoint} (nodes)" if args.runner == "nodes"
+              else str(checkpoint or args.policy or args.policy_type))
 
     table = markdown_table(summaries, f"{source}: {args.tasks}, {args.episodes} episodes/task")
     print(table)
@@ -157,8 +152,8 @@ def _write_results(args, tasks, cfg, summaries, source: str, video_fps: int | No
 
         policy_id = policy_id_of(Path(checkpoint), 0) if checkpoint else source
         written.append(str(save_rollouts(args.out / "rollouts.npz", results, policy_id)))
-    if video_fps:
-        videos = write_videos(summaries, args.out / "videos", video_fps)
+    if loop.video_fps:
+        videos = write_videos(summaries, args.out / "videos", loop.video_fps)
         if videos:
             written.append(f"{len(videos)} videos in {args.out / 'videos'}")
     print(f"results: {', '.join(written)}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vla_ros.runtime import LATCHED, SENSOR_DATA, Node, msgs
+from vla_ros.runtime.clock import time_msg_to_seconds
 from vla_ros.runtime.convert import msg_to_image, multiarray_to_array, trajectory_arrays
 from vla_ros.runtime.parameters import Parameter
 
@@ -33,7 +34,6 @@ class StackEpisode:
     success: bool = False
     duration: float = 0.0
     halted_at: float | None = None
-    halt_reason: str = ""
     frames: list[np.ndarray] = field(default_factory=list)
     scores: list[tuple[float, float, float]] = field(default_factory=list)  # t, score, band
     chunk_times: list[float] = field(default_factory=list)  # observation time of each chunk
@@ -102,8 +102,7 @@ class StackProbe(Node):
         if self.episode is None:
             return
         _, positions, _ = trajectory_arrays(msg)
-        stamp = msg.header.stamp
-        self.episode.chunk_times.append(stamp.sec + stamp.nanosec * 1e-9 - self.start)
+        self.episode.chunk_times.append(time_msg_to_seconds(msg.header.stamp) - self.start)
         self.episode.chunks.append(positions)
         self.episode.done.append(self.success_now)
 
@@ -192,13 +191,12 @@ class NodeLoop:
         wall = time.perf_counter()
         e = run_stack_episode(self.context, self.sim, self.probe, task, limit, seed=seed)
         n = min(len(e.chunks), len(e.features))  # a chunk's features follow it
-        chunks = np.asarray(e.chunks[:n], dtype=np.float32)
         return EpisodeResult(
             task=spec.name, split=spec.split, seed=seed, instruction=e.instruction,
             success=e.success, duration=e.duration, wall_s=time.perf_counter() - wall,
             times=np.asarray(e.chunk_times[:n]),
             features=np.asarray(e.features[:n], dtype=np.float32).reshape(n, -1),
-            chunks=chunks.reshape(n, *chunks.shape[1:]) if n else np.zeros((0, 0, 0)),
+            chunks=np.asarray(e.chunks[:n], dtype=np.float32) if n else np.zeros((0, 0, 0)),
             done=np.asarray(e.done[:n], dtype=bool), frames=list(e.frames))
 
     def close(self) -> None:

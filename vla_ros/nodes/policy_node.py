@@ -3,8 +3,8 @@
 At `rate_hz` the node assembles the newest observation and runs the policy once
 (`trigger: timer`, the built-in default), or, with `trigger: frame` (as config/policy.yaml
 sets it), as soon as every camera has delivered a processed frame newer than those of the
-last inference, at most `rate_hz` times a second (a frame set that comes sooner waits only
-until the rate allows it):
+last inference, at most `rate_hz` times a second (a frame set that comes sooner is skipped
+unless the rate allows it within a twentieth of a period):
   subscribes  perception/<camera>/image (sensor_msgs/Image, one per policy camera),
               joint_states (sensor_msgs/JointState), instruction (std_msgs/String),
               safety/halt (std_msgs/Bool, latched)

@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -102,6 +103,7 @@ class ClosedLoop:
         self.cfg = cfg or EvalConfig()
         self.meta = policy.metadata
         self.video_fps = int(round(1.0 / self.meta.dt))  # a frame per control step
+        self.checkpoint_path = getattr(policy, "checkpoint_path", None)
         self.env = SimEnv(self.cfg.robot)
         self.model = RobotModel.load(self.cfg.robot)
         self.space = action_space_for(self.model, self.meta.action_names)
@@ -213,7 +215,11 @@ def run_episodes(loop, tasks: Sequence[str], cfg: EvalConfig,
 
 
 class ExpertLoop:
-    """The scripted experts behind `ClosedLoop`'s interface: the ceiling on the same layouts."""
+    """The scripted experts behind `ClosedLoop`'s interface: the ceiling on the same layouts
+    (no policy: no checkpoint, features or videos)."""
+
+    checkpoint_path = None
+    video_fps = None
 
     def __init__(self, cfg: EvalConfig) -> None:
         os.environ.setdefault("MUJOCO_GL", "egl")
@@ -236,18 +242,8 @@ class ExpertLoop:
         self.env.close()
 
 
-def expert_baseline(tasks: Sequence[str], cfg: EvalConfig | None = None,
-                    progress: Callable[[EpisodeResult], None] | None = None
-                    ) -> list[TaskSummary]:
-    """The scripted experts on the same layouts: the ceiling a cloned policy aims for."""
-    cfg = cfg or EvalConfig()
-    return run_episodes(ExpertLoop(cfg), tasks, cfg, progress)
-
-
 def write_videos(summaries: Sequence[TaskSummary], folder, fps: int) -> list:
     """One mp4 per episode that kept frames: `<task>_<seed>_<success|failure>.mp4`."""
-    from pathlib import Path
-
     from vla_ros.data.video import write_mp4
 
     folder = Path(folder)
