@@ -17,11 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_ros.commands.launch import find_launch_file
-from vla_ros.commands.stack import StackEpisode, StackProbe, run_stack_episode
+from vla_ros.commands.stack import StackEpisode, camera_fps, launch_stack, run_stack_episode
 from vla_ros.runtime.bag import bag_summary
 from vla_ros.runtime.entry import configure_logging
-from vla_ros.runtime.launcher import launch_local
 from vla_ros.runtime.local import LocalContext
 
 DEFAULT_TASKS = "close_drawer,open_drawer,pick_cube"  # the shipped policy's best, and a pick
@@ -119,14 +117,11 @@ def main(args: argparse.Namespace) -> int:
     episodes: list[StackEpisode] = []
     wall = time.perf_counter()
     with LocalContext(sim_time=True, bag_path=bag, isolate_crashes=True) as context:
-        nodes = launch_local(find_launch_file("sim.launch.xml"),
-                             {"robot": args.robot, "task": tasks[0], "seed": str(args.seed),
-                              "policy_checkpoint": args.checkpoint,
-                              "detector_checkpoint": detector},
-                             context)
-        sim = next(n for n in nodes if n.get_name() == "mujoco_sim")
-        fps = int(round(sim.get_parameter("camera_rate_hz").value))
-        probe = StackProbe(context)
+        nodes, probe = launch_stack(context, {
+            "robot": args.robot, "task": tasks[0], "seed": str(args.seed),
+            "policy_checkpoint": args.checkpoint, "detector_checkpoint": detector})
+        sim = nodes["mujoco_sim"]
+        fps = camera_fps(sim)
         print(f"{'#':>2}  {'task':22} {'fault':12} {'result':8} {'time':>6} {'chunks':>6}  "
               "instruction")
         for i, (task, episode_fault) in enumerate(plan):

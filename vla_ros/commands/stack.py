@@ -125,6 +125,21 @@ class StackProbe(Node):
         return self.success_since is not None and self.now() - self.success_since >= SETTLE_S
 
 
+def launch_stack(context, arguments: dict[str, str], keep_frames: bool = True
+                 ) -> tuple[dict[str, Node], StackProbe]:
+    """launch/sim.launch.xml with `arguments` on `context`: (its nodes by name, a probe)."""
+    from vla_ros.commands.launch import find_launch_file
+    from vla_ros.runtime.launcher import launch_local
+
+    nodes = launch_local(find_launch_file("sim.launch.xml"), arguments, context)
+    return {n.get_name(): n for n in nodes}, StackProbe(context, keep_frames=keep_frames)
+
+
+def camera_fps(sim) -> int:
+    """Frames per second of mujoco_sim's cameras (what the probe's frames are sampled at)."""
+    return int(round(sim.get_parameter("camera_rate_hz").value))
+
+
 def run_stack_episode(context, sim, probe: StackProbe, task: str, time_limit: float,
                       fault: str = "", seed: int | None = None) -> StackEpisode:
     """Set the sim's task, fault (and layout seed), reset every node, spin until the task
@@ -159,23 +174,20 @@ class NodeLoop:
     def __init__(self, checkpoint: str, robot: str = "panda",
                  max_seconds: float | None = None) -> None:
         os.environ.setdefault("MUJOCO_GL", "egl")
-        from vla_ros.commands.launch import find_launch_file
-        from vla_ros.runtime.launcher import launch_local
         from vla_ros.runtime.local import LocalContext
 
         self.max_seconds = max_seconds
         self.context = LocalContext(sim_time=True, isolate_crashes=True)
         self.context.__enter__()
         try:
-            nodes = launch_local(find_launch_file("sim.launch.xml"),
-                                 {"robot": robot, "task": "", "seed": "0",
-                                  "policy_checkpoint": str(checkpoint),
-                                  "failure_detector": "false"}, self.context)
-            self.sim = next(n for n in nodes if n.get_name() == "mujoco_sim")
-            policy_node = next(n for n in nodes if n.get_name() == "policy_node")
-            self.checkpoint_path = policy_node.checkpoint_path  # what it actually loaded
-            self.probe = StackProbe(self.context, keep_frames=False)
-            self.video_fps = int(round(self.sim.get_parameter("camera_rate_hz").value))
+            nodes, self.probe = launch_stack(
+                self.context, {"robot": robot, "task": "", "seed": "0",
+                               "policy_checkpoint": str(checkpoint),
+                               "failure_detector": "false"}, keep_frames=False)
+            self.sim = nodes["mujoco_sim"]
+            # what policy_node actually loaded ('' resolves to the shipped checkpoint)
+            self.checkpoint_path = nodes["policy_node"].checkpoint_path
+            self.video_fps = camera_fps(self.sim)
         except BaseException:
             self.context.__exit__(None, None, None)
             raise
