@@ -47,6 +47,7 @@ import torch
 from vla_ros.policy.interface import Observation
 from vla_ros.policy.vla import BuiltinVLAPolicy, default_checkpoint_path
 from vla_ros.policy.vla_model import VLAConfig, parameter_count
+from vla_ros.runtime.clock import time_msg_to_seconds
 
 CAMERAS = ["scene", "wrist"]
 JOINTS = [f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1", "panda_finger_joint2"]
@@ -118,7 +119,7 @@ REPHASE_S = 0.5123  # trigger=timer: re-phase the policy timer this often (see d
 
 def _key(stamp) -> int:
     """A header stamp in 0.1 ms: the float round trips between nodes cannot split it."""
-    return round((stamp.sec + stamp.nanosec * 1e-9) * 1e4)
+    return round(time_msg_to_seconds(stamp) * 1e4)
 
 
 @dataclass
