@@ -60,18 +60,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-episode", type=int, default=0,
                    help="episode index to start at: more demos of the same tasks on new layouts "
                         "(e.g. 20 after a first run of 20)")
+    p.add_argument("--dart-std", type=float, default=0.0,
+                   help="DART: executed TCP targets get a slowly varying offset of this many "
+                        "metres (recorded actions stay the expert's), so the data shows how to "
+                        "get back onto the path; 0 = clean demonstrations")
     args = p.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
 
     from vla_ros.data import DatasetWriter
     from vla_ros.sim.env import SimEnv
-    from vla_ros.sim.rollout import run_expert_episode
+    from vla_ros.sim.rollout import ExecutionPerturbation, run_expert_episode
     from vla_ros.sim.tasks import SPLITS, get_task, tasks_in_split
 
     tasks = (tasks_in_split(args.tasks) if args.tasks in SPLITS
              else [t.strip() for t in args.tasks.split(",") if t.strip()])
     cams = ("scene", "wrist")
     size = (args.image_size, args.image_size)
+    perturbation = ExecutionPerturbation(std=args.dart_std) if args.dart_std > 0 else None
     env = SimEnv("panda")
     writer = None
     written, tried = 0, 0
@@ -86,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
                 seed = args.seed * 100_000 + t_index * 1000 + i
                 tried += 1
                 roll = run_expert_episode(env, task, seed, control_hz=args.control_hz,
-                                          cameras=cams, image_size=size)
+                                          cameras=cams, image_size=size,
+                                          perturbation=perturbation)
                 if not roll.success:
                     continue
                 if writer is None:

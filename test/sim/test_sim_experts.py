@@ -8,7 +8,7 @@ import pytest
 from vla_ros.sim.env import SimEnv
 from vla_ros.sim.evaluate_experts import evaluate, main
 from vla_ros.sim.experts import Expert, ExpertError, ExpertNoise, top_down
-from vla_ros.sim.rollout import run_expert_episode
+from vla_ros.sim.rollout import ExecutionPerturbation, run_expert_episode
 from vla_ros.sim.tasks import get_task
 
 PANDA_TASKS = ("pick_cube", "push_cube_to_pad", "open_drawer")
@@ -91,3 +91,28 @@ def test_expert_rejects_an_unknown_skill(panda):
 def test_table_script_rejects_unknown_tasks_before_simulating():
     with pytest.raises(Exception, match="unknown task 'nope'"):
         main(["--tasks", "nope", "--seeds", "1"])
+
+
+def test_dart_perturbation_moves_the_robot_not_the_recorded_actions(panda):
+    """DART: the robot is pushed off the path (states differ from the clean run) while the
+    recorded EE actions stay the expert's; the grasp phases settle, so the task succeeds."""
+    clean = run_expert_episode(panda, "pick_cube", 2)
+    pushed = run_expert_episode(panda, "pick_cube", 2,
+                                perturbation=ExecutionPerturbation(std=0.015))
+    assert pushed.success
+    n = min(len(clean.times), len(pushed.times))
+    approach = [k for k in range(n) if clean.phases[k] == "approach"]
+    # same expert plan (same seed): recorded actions equal while the executed path differs
+    np.testing.assert_allclose(pushed.action_ee[approach], clean.action_ee[approach])
+    gap = np.linalg.norm(pushed.ee_pose[approach, :3] - clean.ee_pose[approach, :3], axis=1)
+    assert gap.max() > 0.01, gap.max()
+    # in the settle phases the offset decays: at the end of "close" the TCP is on the action
+    last_close = max(k for k in range(len(pushed.phases)) if pushed.phases[k] == "close")
+    assert np.linalg.norm(pushed.ee_pose[last_close, :3] - pushed.action_ee[last_close, :3]) < 0.01
+
+
+def test_dart_perturbation_rejects_bad_settings():
+    with pytest.raises(ValueError, match="std"):
+        ExecutionPerturbation(std=-0.01)
+    with pytest.raises(ValueError, match="tau"):
+        ExecutionPerturbation(tau=0.0)

@@ -52,6 +52,66 @@ class Rollout:
         return float(len(self.times) * self.control_dt)
 
 
+@dataclass(frozen=True)
+class ExecutionPerturbation:
+    """DART-style noise on what the robot *executes*; the recorded action stays the expert's.
+
+    A behaviour-cloned policy drifts a few centimetres off the demonstrated path and has
+    never seen how to come back (Laskey et al., DART). Here the executed TCP target is the
+    expert's plus a slowly varying offset (an Ornstein-Uhlenbeck process, `std` metres per
+    axis at steady state, correlation time `tau` s), re-solved by the expert's IK, so the
+    recorded states and images are off the path while the recorded actions still lead back
+    onto it. In the phases not listed in `phases` (closing the gripper, pulling a handle,
+    releasing) the offset decays with time constant `settle_tau`, so grasps still succeed
+    and the episode still counts as a demonstration.
+    """
+
+    std: float = 0.015
+    tau: float = 0.5
+    settle_tau: float = 0.25
+    phases: tuple[str, ...] = ("start", "approach", "lift", "carry", "retreat", "done")
+
+    def __post_init__(self) -> None:
+        if not (self.std >= 0 and self.tau > 0 and self.settle_tau > 0):
+            raise ValueError(f"perturbation needs std >= 0 and tau, settle_tau > 0, got "
+                             f"{self.std}, {self.tau}, {self.settle_tau}")
+
+
+class _Perturber:
+    """The offset process of one episode (see `ExecutionPerturbation`)."""
+
+    def __init__(self, spec: ExecutionPerturbation, rng: np.random.Generator,
+                 dt: float) -> None:
+        self.spec, self.rng, self.dt = spec, rng, dt
+        self.offset = np.zeros(3)
+        self.q_arm: np.ndarray | None = None
+
+    def step(self, phase: str) -> np.ndarray:
+        s = self.spec
+        if phase in s.phases:
+            a = np.exp(-self.dt / s.tau)
+            self.offset = a * self.offset + s.std * np.sqrt(1 - a * a) * self.rng.normal(size=3)
+        else:
+            self.offset *= np.exp(-self.dt / s.settle_tau)
+        return self.offset
+
+    def perturb(self, expert: Expert, action) -> np.ndarray:
+        """Joint targets reaching the expert's TCP target + offset (arm joints only)."""
+        offset = self.step(action.phase)
+        n_arm = len(expert.q_arm)
+        if self.q_arm is None:
+            self.q_arm = action.joint_targets[:n_arm].copy()
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, np.asarray(action.ee_quaternion, float))
+        T = np.eye(4)
+        T[:3, :3] = rot.reshape(3, 3)
+        T[:3, 3] = np.asarray(action.ee_position, float) + offset
+        self.q_arm = expert.ik.solve(self.q_arm, T, allow_jump=action.gripper < 0.5)
+        targets = action.joint_targets.copy()
+        targets[:n_arm] = self.q_arm
+        return targets
+
+
 def run_expert_episode(
     env,
     task: str | TaskSpec,
@@ -63,8 +123,10 @@ def run_expert_episode(
     image_size: tuple[int, int] = (128, 128),
     noise: ExpertNoise | None = None,
     settle_s: float = 0.6,
+    perturbation: ExecutionPerturbation | None = None,
 ) -> Rollout:
-    """Reset `env` to (task, seed), run the expert (optionally with a failure mode)."""
+    """Reset `env` to (task, seed), run the expert (optionally with a failure mode, or with
+    a DART `perturbation` of what is executed; the recorded actions stay the expert's)."""
     check_mode(failure)
     spec = get_task(task) if isinstance(task, str) else task
     check_supported(env.robot.name, spec.name)
@@ -78,6 +140,8 @@ def run_expert_episode(
     if failure is not None:
         injector = FailureInjector(failure, np.random.default_rng([seed, 2]))
         injector.setup(env, expert)
+    perturber = (_Perturber(perturbation, np.random.default_rng([seed, 3]), dt)
+                 if perturbation is not None and perturbation.std > 0 else None)
     width, height = image_size
     rec: dict[str, list] = {k: [] for k in (
         "t", "q", "qd", "ee", "aj", "ae", "phase", "done")}  # fmt: skip
@@ -101,7 +165,9 @@ def run_expert_episode(
         rec["aj"].append(action.joint_targets.copy())
         rec["ae"].append(action.ee_vector())
         rec["phase"].append(action.phase)
-        env.set_position_targets(action.joint_names, action.joint_targets)
+        executed = (action.joint_targets if perturber is None
+                    else perturber.perturb(expert, action))
+        env.set_position_targets(action.joint_names, executed)
         env.step(n_sub)
         if expert.done:
             done_since = env.time if done_since is None else done_since
