@@ -154,3 +154,21 @@ def test_time_budget_stops_training_and_still_saves(tmp_path):
     assert result.seconds < 10
     assert (tmp_path / "ck" / "model.safetensors").is_file()
     assert (tmp_path / "ck" / "loss_curve.png").stat().st_size > 1000
+
+
+def test_fine_tuning_starts_from_the_checkpoint(tmp_path: Path):
+    """--init: the first step of fine-tuning starts at the trained loss (not from scratch),
+    keeps the checkpoint's architecture and normalisation, and refuses mismatched data."""
+    src = SyntheticEpisodes(num_episodes=6, length=20, seed=1)
+    base = train_policy(src, tmp_path / "base", tiny_train(steps=60))
+    tuned = train_policy(src, tmp_path / "tuned",
+                         tiny_train(steps=5, init_from=str(tmp_path / "base"),
+                                    model={"width": 32}))  # ignored: the checkpoint's arch
+    assert tuned.config == base.config
+    assert tuned.losses[0] < 0.5 * np.mean(base.losses[:5]), (tuned.losses[0], base.losses[:5])
+    base_stats = json.loads((tmp_path / "base/normalization.json").read_text())
+    assert json.loads((tmp_path / "tuned/normalization.json").read_text()) == base_stats
+
+    other = SyntheticEpisodes(num_episodes=6, length=20, seed=1, extra_joints=2)
+    with pytest.raises(PolicyConfigError, match="state_names"):
+        train_policy(other, tmp_path / "bad", tiny_train(steps=1, init_from=str(tmp_path / "base")))

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=int, default=100,
                    help="validation loss every N steps (on held-out episodes)")
     p.add_argument("--no-augment", action="store_true", help="turn image augmentation off")
+    p.add_argument("--init", type=Path, metavar="CHECKPOINT",
+                   help="fine-tune: start from this checkpoint's weights, architecture and "
+                        "normalisation (--preset/--model/--image-size/--horizon are ignored)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0,
                    help="CPU threads for torch (0 = torch's default; 1 on a shared machine)")
@@ -74,6 +77,7 @@ def main(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         time_budget_s=None if args.max_minutes is None else 60.0 * args.max_minutes,
         progress=not args.quiet, model={**PRESETS[args.preset], **overrides},
+        init_from=None if args.init is None else str(args.init),
     )
     from vla_ros.data.errors import DatasetError
 

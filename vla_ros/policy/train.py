@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vla_ros.policy.checkpoint import save_checkpoint
+from vla_ros.policy.checkpoint import load_checkpoint, save_checkpoint
 from vla_ros.policy.errors import PolicyConfigError
 from vla_ros.policy.samples import (
     ChunkSamples,
@@ -56,6 +56,8 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     model: dict[str, Any] = field(default_factory=dict)  # VLAConfig overrides (width, trunk…)
+    init_from: str | None = None  # fine-tune: start from this checkpoint (its architecture,
+    # image size, horizon and normalisation; the dataset must have its names and cameras)
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 1:
@@ -129,20 +131,28 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
-    encoder = text_encoder(cfg.text_encoder)
-    vla_cfg = build_config(source, cfg, encoder.dim)
+    init = load_checkpoint(cfg.init_from) if cfg.init_from else None
+    encoder = text_encoder(init.config.text_encoder if init else cfg.text_encoder)
+    vla_cfg = init.config if init else build_config(source, cfg, encoder.dim)
+    if init is not None:
+        check_fine_tune(init.config, build_config(source, dataclasses.replace(
+            cfg, model={}, text_encoder=init.config.text_encoder), encoder.dim), init.path)
 
     train_eps, val_eps = split_episodes(source.num_episodes, cfg.val_fraction, cfg.seed)
     train = ChunkSamples(source, train_eps, vla_cfg.horizon, vla_cfg.image_size)
     val = ChunkSamples(source, val_eps, vla_cfg.horizon, vla_cfg.image_size) if val_eps else None
-    normalizer = dataset_normalizer(source, train)
+    # fine-tuning keeps the checkpoint's statistics: its weights expect that scaling
+    normalizer = init.normalizer if init else dataset_normalizer(source, train)
     tasks = sorted(set(train.task_names) | set(val.task_names if val else []))
     text_table = torch.from_numpy(np.stack([encoder.encode(t) for t in tasks])).to(device)
     train.task_index = _reindex(train, tasks)
     if val is not None:
         val.task_index = _reindex(val, tasks)
 
-    model = VLANet(vla_cfg).to(device)
+    model = VLANet(vla_cfg)
+    if init is not None:
+        model.load_state_dict(init.state_dict)
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     factor = _cosine(cfg.warmup_steps, cfg.steps)
     losses: list[float] = []
@@ -208,6 +218,18 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
         raise KeyboardInterrupt(f"training interrupted after {len(losses)} steps; "
                                 f"checkpoint saved to {out}")
     return TrainResult(out, losses, val_losses, seconds, vla_cfg)
+
+
+def check_fine_tune(ckpt: VLAConfig, data: VLAConfig, where: Path) -> None:
+    """The dataset must feed the checkpoint what it was built for (names, cameras, rate)."""
+    problems = [f"{key}: checkpoint {getattr(ckpt, key)} vs dataset {getattr(data, key)}"
+                for key in ("action_names", "state_names", "cameras")
+                if list(getattr(ckpt, key)) != list(getattr(data, key))]
+    if abs(ckpt.dt - data.dt) > 1e-9:
+        problems.append(f"dt: checkpoint {ckpt.dt} s vs dataset {data.dt} s")
+    if problems:
+        raise PolicyConfigError(f"cannot fine-tune {where} on this dataset: "
+                                + "; ".join(problems))
 
 
 @torch.no_grad()
