@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="DART: executed TCP targets get a slowly varying offset of this many "
                         "metres (recorded actions stay the expert's), so the data shows how to "
                         "get back onto the path; 0 = clean demonstrations")
+    p.add_argument("--dart-yaw-std", type=float, default=0.0,
+                   help="DART: the same kind of offset on the gripper's yaw, in radians")
     args = p.parse_args(argv)
     os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
              else [t.strip() for t in args.tasks.split(",") if t.strip()])
     cams = ("scene", "wrist")
     size = (args.image_size, args.image_size)
-    perturbation = ExecutionPerturbation(std=args.dart_std) if args.dart_std > 0 else None
+    perturbation = ExecutionPerturbation(std=args.dart_std, yaw_std=args.dart_yaw_std)
+    if not perturbation.active:
+        perturbation = None
     env = SimEnv("panda")
     writer = None
     written, tried = 0, 0

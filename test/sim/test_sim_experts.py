@@ -111,8 +111,41 @@ def test_dart_perturbation_moves_the_robot_not_the_recorded_actions(panda):
     assert np.linalg.norm(pushed.ee_pose[last_close, :3] - pushed.action_ee[last_close, :3]) < 0.01
 
 
+def _yaw(quats: np.ndarray) -> np.ndarray:
+    """Rotation about the vertical of each (w, x, y, z) quaternion."""
+    out = []
+    for q in quats:
+        m = np.zeros(9)
+        mujoco.mju_quat2Mat(m, q)
+        out.append(np.arctan2(m[3], m[0]))
+    return np.array(out)
+
+
+def test_dart_yaw_perturbation_turns_the_gripper_and_settles_before_the_grasp(panda):
+    """Yaw DART: the executed gripper yaw wanders off the expert's (which is what the
+    recorded actions keep) during the approach, and is back on it when the fingers close."""
+    clean = run_expert_episode(panda, "pick_cube", 2)
+    turned = run_expert_episode(panda, "pick_cube", 2,
+                                perturbation=ExecutionPerturbation(std=0.0, yaw_std=0.3))
+    assert turned.success
+    n = min(len(clean.times), len(turned.times))
+    approach = [k for k in range(n) if clean.phases[k] == "approach"]
+    np.testing.assert_allclose(turned.action_ee[approach], clean.action_ee[approach])
+    dyaw = _yaw(turned.ee_pose[approach, 3:]) - _yaw(clean.ee_pose[approach, 3:])
+    dyaw = (dyaw + np.pi) % (2 * np.pi) - np.pi
+    assert np.abs(dyaw).max() > np.radians(5), np.degrees(np.abs(dyaw).max())
+    # position is not perturbed (std 0): only the turn moves the TCP, by little
+    assert np.linalg.norm(turned.ee_pose[approach, :3] - clean.ee_pose[approach, :3],
+                          axis=1).max() < 0.01
+    last_close = max(k for k in range(len(turned.phases)) if turned.phases[k] == "close")
+    closing = _yaw(turned.ee_pose[[last_close], 3:]) - _yaw(clean.ee_pose[[last_close], 3:])
+    assert abs((closing[0] + np.pi) % (2 * np.pi) - np.pi) < np.radians(2)
+
+
 def test_dart_perturbation_rejects_bad_settings():
     with pytest.raises(ValueError, match="std"):
         ExecutionPerturbation(std=-0.01)
     with pytest.raises(ValueError, match="tau"):
         ExecutionPerturbation(tau=0.0)
+    with pytest.raises(ValueError, match="yaw_std"):
+        ExecutionPerturbation(yaw_std=-0.1)

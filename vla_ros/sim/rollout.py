@@ -64,17 +64,26 @@ class ExecutionPerturbation:
     onto it. In the phases not listed in `phases` (closing the gripper, pulling a handle,
     releasing) the offset decays with time constant `settle_tau`, so grasps still succeed
     and the episode still counts as a demonstration.
+
+    `yaw_std` (radians) adds the same kind of offset to the gripper's rotation about the
+    vertical: a policy that drifts in yaw closes its fingers on a cube's corners, and
+    position noise alone never shows it how to turn back.
     """
 
     std: float = 0.015
     tau: float = 0.5
     settle_tau: float = 0.25
     phases: tuple[str, ...] = ("start", "approach", "lift", "carry", "retreat", "done")
+    yaw_std: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (self.std >= 0 and self.tau > 0 and self.settle_tau > 0):
-            raise ValueError(f"perturbation needs std >= 0 and tau, settle_tau > 0, got "
-                             f"{self.std}, {self.tau}, {self.settle_tau}")
+        if not (self.std >= 0 and self.yaw_std >= 0 and self.tau > 0 and self.settle_tau > 0):
+            raise ValueError(f"perturbation needs std, yaw_std >= 0 and tau, settle_tau > 0, "
+                             f"got {self.std}, {self.yaw_std}, {self.tau}, {self.settle_tau}")
+
+    @property
+    def active(self) -> bool:
+        return self.std > 0 or self.yaw_std > 0
 
 
 class _Perturber:
@@ -83,14 +92,17 @@ class _Perturber:
     def __init__(self, spec: ExecutionPerturbation, rng: np.random.Generator,
                  dt: float) -> None:
         self.spec, self.rng, self.dt = spec, rng, dt
-        self.offset = np.zeros(3)
+        self.offset = np.zeros(4)  # x, y, z (m), yaw (rad)
         self.q_arm: np.ndarray | None = None
 
     def step(self, phase: str) -> np.ndarray:
         s = self.spec
         if phase in s.phases:
             a = np.exp(-self.dt / s.tau)
-            self.offset = a * self.offset + s.std * np.sqrt(1 - a * a) * self.rng.normal(size=3)
+            # yaw drawn only when asked for: position-only runs keep their recorded noise
+            noise = np.r_[s.std * self.rng.normal(size=3),
+                          s.yaw_std * self.rng.normal() if s.yaw_std > 0 else 0.0]
+            self.offset = a * self.offset + np.sqrt(1 - a * a) * noise
         else:
             self.offset *= np.exp(-self.dt / s.settle_tau)
         return self.offset
@@ -103,9 +115,10 @@ class _Perturber:
             self.q_arm = action.joint_targets[:n_arm].copy()
         rot = np.zeros(9)
         mujoco.mju_quat2Mat(rot, np.asarray(action.ee_quaternion, float))
+        c, s = np.cos(offset[3]), np.sin(offset[3])
         T = np.eye(4)
-        T[:3, :3] = rot.reshape(3, 3)
-        T[:3, 3] = np.asarray(action.ee_position, float) + offset
+        T[:3, :3] = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ rot.reshape(3, 3)
+        T[:3, 3] = np.asarray(action.ee_position, float) + offset[:3]
         self.q_arm = expert.ik.solve(self.q_arm, T, allow_jump=action.gripper < 0.5)
         targets = action.joint_targets.copy()
         targets[:n_arm] = self.q_arm
@@ -141,7 +154,7 @@ def run_expert_episode(
         injector = FailureInjector(failure, np.random.default_rng([seed, 2]))
         injector.setup(env, expert)
     perturber = (_Perturber(perturbation, np.random.default_rng([seed, 3]), dt)
-                 if perturbation is not None and perturbation.std > 0 else None)
+                 if perturbation is not None and perturbation.active else None)
     width, height = image_size
     rec: dict[str, list] = {k: [] for k in (
         "t", "q", "qd", "ee", "aj", "ae", "phase", "done")}  # fmt: skip
