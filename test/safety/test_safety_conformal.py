@@ -91,3 +91,18 @@ def test_identical_curves_never_alarm_on_themselves():
     band = calibrate_band(curves, 0.2)
     assert band.first_alarm(np.arange(20.0)) is None
     assert band.first_alarm(np.arange(20.0) + 1.0) == 0
+
+
+def test_band_is_not_razor_thin_where_every_success_starts_alike():
+    """Successes that all start at the same score (spread ~0 there) and then spread out:
+    the band's spread is floored at its median, so a start a fraction of that typical spread
+    higher is not flagged at step 0, while a curve far above the band still is."""
+    rng = np.random.default_rng(3)
+    curves = [np.r_[1.0 + rng.normal(scale=1e-3), 1.0 + np.cumsum(rng.normal(1.0, 0.5, 29))]
+              for _ in range(60)]
+    band = calibrate_band(curves, 0.2)
+    typical = float(np.median(band.scale))
+    assert band.scale[0] >= 0.9 * typical  # not the ~1e-3 spread of the starts
+    start_higher = np.r_[1.0 + 0.5 * typical, curves[0][1:]]
+    assert band.first_alarm(start_higher) is None
+    assert band.first_alarm(curves[0] + 10 * typical) == 0
