@@ -22,7 +22,7 @@ from vla_ros.runtime.bag import bag_summary
 from vla_ros.runtime.entry import configure_logging
 from vla_ros.runtime.local import LocalContext
 
-DEFAULT_TASKS = "close_drawer,open_drawer,pick_cube"  # the shipped policy's best, and a pick
+DEFAULT_TASKS = "pick_cube,open_drawer,close_drawer"  # the first one also gets the fault
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,9 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tasks", default=DEFAULT_TASKS,
                    help=f"comma-separated tasks, one episode each (default: {DEFAULT_TASKS})")
     p.add_argument("--seed", type=int, default=100, help="layout seed of the first episode")
-    p.add_argument("--fault", default="perturbation",
-                   help="fault of a last extra episode the detector should halt "
-                   "(camera_noise | occlusion | perturbation | none)")
+    p.add_argument("--fault", default="occlusion",
+                   help="fault of a last extra episode (the first task again) the detector "
+                   "should halt (camera_noise | occlusion | perturbation | none; default "
+                   "occlusion: a patch hides the object the policy reaches for)")
     p.add_argument("--checkpoint", default="",
                    help="policy checkpoint folder (default: the shipped checkpoints/...)")
     p.add_argument("--detector", default="",
