@@ -78,9 +78,8 @@ def main(argv: list[str] | None = None) -> int:
              else [t.strip() for t in args.tasks.split(",") if t.strip()])
     cams = ("scene", "wrist")
     size = (args.image_size, args.image_size)
+    # all-zero stds are inactive: run_expert_episode then records clean demonstrations
     perturbation = ExecutionPerturbation(std=args.dart_std, yaw_std=args.dart_yaw_std)
-    if not perturbation.active:
-        perturbation = None
     env = SimEnv("panda")
     writer = None
     written, tried = 0, 0

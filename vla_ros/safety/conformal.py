@@ -33,8 +33,9 @@ MIN_SUPPORT = 0.25  # fraction of fit curves that must reach step t to estimate 
 # sigma_t >= this x the median sigma. Every successful rollout starts alike, so the first
 # steps' spread is tiny and a band of mu_t + q sigma_t there alarms on the smallest change
 # of layout or instruction: most of SAFE-MLP's false alarms came in the first two steps
-# (32 of 40 on the shipped policy's rollouts; none with the floor at 1.0). Any floor keeps
-# the conformal guarantee: it shapes the band before the quantile split is seen.
+# (32 of 40 on the stage-3 policy's rollouts, docs/results.md; none with the floor at
+# 1.0). Any floor keeps the conformal guarantee: it shapes the band before the quantile
+# split is seen.
 SCALE_FLOOR = 1.0
 
 
