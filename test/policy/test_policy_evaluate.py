@@ -121,3 +121,108 @@ def test_eval_command_resolves_task_sets():
     assert resolve_tasks("pick_cube, open_door") == ["pick_cube", "open_door"]
     with pytest.raises(KeyError):
         resolve_tasks("fly_away")
+
+
+class WatchingPolicy(ReplayPolicy):
+    """A replay policy that also keeps every image it was shown."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen: list[tuple[float, np.ndarray]] = []
+
+    def infer(self, obs: Observation) -> ActionChunk:
+        chunk = super().infer(obs)
+        self.seen.append((obs.stamp - self.t0, obs.images["scene"]))
+        return chunk
+
+
+def test_injected_fault_reaches_the_policy_from_its_onset_and_is_recorded():
+    from vla_ros.sim.env import SimEnv
+    from vla_ros.sim.rollout import run_expert_episode
+
+    mod = dataset_script()
+    env = SimEnv("panda")
+    roll = run_expert_episode(env, "pick_cube", 7)
+    env.close()
+    policy = WatchingPolicy(mod.ee_actions(roll.action_ee), roll.control_dt,
+                            list(roll.joint_names))
+    cfg = EvalConfig(execute_steps=4, render_size=(32, 32), fault="occlusion",
+                     fault_onset=(1.0, 1.0), max_seconds=2.0)
+    loop = ClosedLoop(policy, cfg)
+    try:
+        result = loop.episode("pick_cube", 7)
+    finally:
+        loop.close()
+    assert result.fault == "occlusion" and result.fault_onset == pytest.approx(1.0, abs=0.06)
+    before = [img for t, img in policy.seen if t < 1.0 - 1e-6]
+    after = [img for t, img in policy.seen if t >= 1.0 - 1e-6]
+    assert before and after
+    gray = lambda img: (img == 40).all(axis=2).mean()  # noqa: E731
+    assert max(gray(i) for i in before) < 0.05
+    assert min(gray(i) for i in after) >= 0.3 * 0.3 - 0.02  # the smallest drawn patch
+
+
+def test_fault_draws_are_reproducible_and_follow_the_rate():
+    from vla_ros.policy.errors import PolicyConfigError
+    from vla_ros.policy.evaluate import check_fault_config
+
+    cfg = EvalConfig(fault="random", fault_rate=0.5, fault_onset=(0.5, 3.0))
+    draws = [cfg.draw_fault("pick_cube", s) for s in range(200)]
+    injected = [d for d in draws if d is not None]
+    assert 70 <= len(injected) <= 130
+    assert {d.mode for d in injected} == {"camera_noise", "occlusion", "perturbation"}
+    assert all(0.5 <= d.onset_s <= 3.0 for d in injected)
+    again = cfg.draw_fault("pick_cube", 3)
+    assert (again is None) == (draws[3] is None)
+    if again is not None:
+        assert (again.mode, again.onset_s, again.patch) == (draws[3].mode, draws[3].onset_s,
+                                                            draws[3].patch)
+    assert EvalConfig().draw_fault("pick_cube", 0) is None
+    assert EvalConfig(fault="occlusion", fault_rate=0.0).draw_fault("pick_cube", 0) is None
+    for bad, match in [(dict(fault="meteor"), "unknown fault 'meteor'"),
+                       (dict(fault="occlusion", fault_rate=1.5), "fault rate"),
+                       (dict(fault="occlusion", fault_onset=(3.0, 1.0)), "onset window")]:
+        with pytest.raises(PolicyConfigError, match=match):
+            check_fault_config(EvalConfig(**bad))
+
+
+def test_rollouts_name_the_injected_fault_of_failed_episodes(tmp_path):
+    from vla_ros.commands.eval import save_rollouts
+    from vla_ros.policy.evaluate import EpisodeResult
+    from vla_ros.safety.rollouts import load_rollouts
+
+    def episode(seed, success, fault="", onset=None):
+        n = 3
+        return EpisodeResult("pick_cube", "seen", seed, "pick", success, 1.0, 0.1,
+                             np.arange(n) * 0.4, np.ones((n, 4), np.float32),
+                             np.zeros((n, 2, 7), np.float32), np.zeros(n, bool),
+                             fault=fault, fault_onset=onset)
+
+    results = [episode(0, False, "occlusion", 0.7), episode(1, False),
+               episode(2, True, "camera_noise", 1.0), episode(3, False, "perturbation", None)]
+    loaded = load_rollouts(save_rollouts(tmp_path / "r.npz", results, "test")).rollouts
+    assert [r.failure_mode for r in loaded] == ["occlusion", "natural", "", "natural"]
+    assert loaded[0].extra["fault"] == "occlusion" and loaded[0].extra["fault_onset"] == 0.7
+    assert loaded[3].extra["fault"] == ""  # drawn, but the episode ended before its onset
+    assert len({r.rollout_id for r in loaded}) == 4
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--runner", "nodes", "--fault", "occlusion"], "--fault runs a policy with --runner direct"),
+    (["--policy-type", "expert", "--fault", "random"], "--fault runs a policy"),
+    (["--fault", "meteor"], "unknown fault 'meteor'"),
+    (["--fault", "random", "--fault-rate", "2"], "fault rate"),
+])
+def test_eval_command_refuses_bad_fault_options_before_running(extra, match, tmp_path):
+    import argparse
+
+    from vla_ros.commands import eval as eval_cmd
+    from vla_ros.policy.errors import PolicyConfigError
+
+    parser = argparse.ArgumentParser()
+    eval_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["eval", "--tasks", "pick_cube", "--out", str(tmp_path / "x"),
+                              *extra])
+    with pytest.raises(PolicyConfigError, match=match):
+        args.func(args)
+    assert not (tmp_path / "x").exists()

@@ -52,3 +52,55 @@ def test_image_corruption():
     out = occ.corrupt_image(img)
     assert (out == 40).all(axis=2).sum() == 100  # a 10x10 dark patch
     assert (img == 128).all()  # input untouched
+
+
+# --- SimFault: what the world does to a policy's rollout (mujoco_sim and the eval runner) ---
+
+
+def test_sim_fault_corrupts_frames_only_from_its_onset():
+    from vla_ros.sim.failures import SimFault
+
+    frame = np.full((128, 128, 3), 200, np.uint8)
+    occlusion = SimFault("occlusion", 1.0, seed=3)
+    assert occlusion.corrupt(frame, 0.99) is frame
+    out = occlusion.corrupt(frame, 1.0)
+    # the fixed patch (the demo's): rows h/4..3h/4, columns w/5..4w/5
+    assert (out[32:96, 25:102] == 40).all()
+    assert (out[:32] == 200).all() and (out[:, :25] == 200).all() and (out[:, 102:] == 200).all()
+    noisy = SimFault("camera_noise", 0.0, seed=3).corrupt(frame, 0.5)
+    assert noisy.dtype == np.uint8 and 20 < np.abs(noisy.astype(int) - 200).mean() < 40
+
+
+def test_randomized_sim_faults_vary_per_seed_and_stay_in_the_frame():
+    from vla_ros.sim.failures import SimFault
+
+    frame = np.full((64, 96, 3), 200, np.uint8)
+    patches, stds = set(), set()
+    for seed in range(20):
+        fault = SimFault("occlusion", 0.0, seed, randomize=True)
+        x0, y0, w, h = fault.patch
+        assert 0 <= x0 and x0 + w <= 1 and 0 <= y0 and y0 + h <= 1 and 0.3 <= w <= 0.5
+        hidden = (fault.corrupt(frame, 0.0) == 40).all(axis=2).mean()
+        assert 0.3 * 0.3 - 0.03 <= hidden <= 0.5 * 0.5 + 0.03
+        patches.add(fault.patch)
+        stds.add(SimFault("camera_noise", 0.0, seed, randomize=True).noise_std)
+    assert len(patches) == 20 and min(stds) >= 15 and max(stds) <= 40 and len(stds) == 20
+    # the same seed draws the same fault
+    assert SimFault("occlusion", 0.0, 5, randomize=True).patch == SimFault(
+        "occlusion", 0.0, 5, randomize=True).patch
+
+
+def test_perturbation_fault_shoves_the_target_once(env):
+    from vla_ros.sim.failures import FailureModeError, SimFault
+
+    inst = env.reset(seed=0, task="pick_cube")
+    fault = SimFault("perturbation", 0.2, seed=0)
+    body = env.model.body(inst.target).id
+    start = env.data.xpos[body].copy()
+    assert not fault.update(env, inst.target, 0.1) and not fault.fired
+    assert fault.update(env, inst.target, 0.2) and fault.fired_at == pytest.approx(0.2)
+    env.step(100)
+    assert not fault.update(env, inst.target, 0.3)  # fires once
+    assert np.linalg.norm(env.data.xpos[body][:2] - start[:2]) > 0.02
+    with pytest.raises(FailureModeError, match="unknown fault 'meteor'"):
+        SimFault("meteor", 0.0, 0)

@@ -44,6 +44,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runner", choices=["direct", "nodes"], default="direct",
                    help="direct: policy and retargeting called in-process against SimEnv; "
                         "nodes: the launched stack (builtin checkpoints only)")
+    p.add_argument("--fault", default="",
+                   help="inject a fault into episodes (direct runner): camera_noise | occlusion "
+                        "| perturbation | random (a mode drawn per episode); the failure "
+                        "detector's data with failures of every task (default: none)")
+    p.add_argument("--fault-rate", type=float, default=1.0,
+                   help="share of episodes that get the fault (default 1.0)")
+    p.add_argument("--fault-onset", type=float, nargs=2, default=(0.5, 3.0),
+                   metavar=("LO", "HI"),
+                   help="the fault starts at a time drawn uniformly in [LO, HI] s of the "
+                        "episode (default 0.5 3.0)")
     p.add_argument("--videos", type=int, default=1,
                    help="episodes per task to save as mp4 (the first ones; 0 = none)")
     p.add_argument("--quiet", action="store_true")
@@ -65,7 +75,7 @@ def resolve_tasks(spec: str) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from vla_ros.policy.errors import PolicyConfigError
-    from vla_ros.policy.evaluate import EvalConfig, run_episodes
+    from vla_ros.policy.evaluate import EvalConfig, check_fault_config, run_episodes
 
     if args.threads > 0:
         import torch
@@ -80,7 +90,13 @@ def main(args: argparse.Namespace) -> int:
     tasks = resolve_tasks(args.tasks)
     cfg = EvalConfig(robot=args.robot, episodes=args.episodes, seed=args.seed,
                      execute_steps=args.execute_steps, max_seconds=args.max_seconds,
-                     video_episodes=max(0, args.videos))
+                     video_episodes=max(0, args.videos), fault=args.fault,
+                     fault_rate=args.fault_rate, fault_onset=tuple(args.fault_onset))
+    if args.fault and (args.runner == "nodes" or args.policy_type == "expert"):
+        raise PolicyConfigError("--fault runs a policy with --runner direct (the launched "
+                                "stack takes mujoco_sim's `fault` parameter: see `vla-ros "
+                                "demo --fault`)")
+    check_fault_config(cfg)
     loop = _node_loop(args) if args.runner == "nodes" else _direct_loop(args, options, cfg)
     summaries = run_episodes(loop, tasks, cfg, progress=_report(args))
     return _write_results(args, tasks, cfg, summaries, loop)
@@ -143,7 +159,8 @@ def _write_results(args, tasks, cfg, summaries, loop) -> int:
         "episodes": [{"task": r.task, "split": r.split, "seed": r.seed,
                       "instruction": r.instruction, "success": r.success,
                       "duration": round(r.duration, 3), "chunks": r.inferences,
-                      "ik_failures": r.ik_failures} for r in results],
+                      "ik_failures": r.ik_failures, "fault": r.fault,
+                      "fault_onset": r.fault_onset} for r in results],
         "success_rate": {s.task: s.rate for s in summaries},
     }, indent=1))
     written = [str(args.out / "eval.md"), str(args.out / "eval.json")]
@@ -169,9 +186,13 @@ def save_rollouts(path: Path, results, policy_id: str) -> Path:
     for r in results:
         if r.inferences == 0:  # solved before the first inference: nothing to learn from
             continue
+        injected = r.fault if r.fault_onset is not None else ""  # "" if it never fired
+        mode = "" if r.success else (injected or "natural")
         ro = make_rollout(r.task, r.split, r.success, r.features, time=r.times,
-                          actions=r.chunks, rollout_id=f"{r.task}/{r.seed}")
+                          actions=r.chunks, failure_mode=mode,
+                          rollout_id=f"{r.task}/{r.seed}" + (f"/{injected}" if injected else ""))
         ro.extra = {"seed": r.seed, "instruction": r.instruction,
-                    "done_at_inference": r.done.astype(int).tolist()}
+                    "done_at_inference": r.done.astype(int).tolist(),
+                    "fault": injected, "fault_onset": r.fault_onset}
         rollouts.append(ro)
     return write(path, rollouts, policy_id)

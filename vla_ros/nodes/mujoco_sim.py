@@ -29,6 +29,7 @@ from vla_ros.runtime.parameters import ParameterDescriptor, SetParametersResult
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 from vla_ros.sim.env import SimEnv  # noqa: E402  (MUJOCO_GL must be set before mujoco loads)
+from vla_ros.sim.failures import SimFault  # noqa: E402
 from vla_ros.sim.trajectory_controller import (  # noqa: E402
     JointTrajectoryController,
     TrajectoryError,
@@ -203,7 +204,10 @@ class MujocoSim(Node):
     def tick(self) -> None:
         now = self.now_s()
         if self.fault is not None:
-            self.fault.update(self.env, self.instance, self.diag)
+            target = self.instance.target if self.instance is not None else None
+            if self.fault.update(self.env, target, self.env.time):
+                self.diag.report("fault", WARN, f"injected fault '{self.fault.mode}' at "
+                                 f"t={self.env.time:.2f} s")
         for controller in self.controllers.values():
             q, _ = controller.sample(now)
             self.env.set_position_targets(controller.joint_names, q)
@@ -254,48 +258,6 @@ class MujocoSim(Node):
         self.diag.report("sim", OK, "shutting down")
         super().destroy_node()
         self.env.close()
-
-
-class SimFault:
-    """One injected fault per episode, from `fault_onset_s` of episode time on.
-
-    `camera_noise` and `occlusion` corrupt every camera frame; `perturbation` shoves the
-    task's target object (or the hand) once. The episode's label stays the task predicate.
-    """
-
-    MODES = ("camera_noise", "occlusion", "perturbation")
-
-    def __init__(self, mode: str, onset_s: float, seed: int) -> None:
-        self.mode, self.onset_s = mode, float(onset_s)
-        self.rng = np.random.default_rng([seed, 7])
-        self.fired = False
-
-    def active(self, t: float) -> bool:
-        return t >= self.onset_s
-
-    def update(self, env, instance, diag) -> None:
-        if self.fired or not self.active(env.time):
-            return
-        self.fired = True
-        diag.report("fault", WARN, f"injected fault '{self.mode}' at t={env.time:.2f} s")
-        if self.mode == "perturbation":
-            angle = self.rng.uniform(0, 2 * np.pi)
-            force = self.rng.uniform(20, 40) * np.array([np.cos(angle), np.sin(angle), 0.3])
-            body = instance.target if instance is not None else env.robot.ee_body
-            env.apply_perturbation(body, force, 0.2)
-
-    def corrupt(self, frame: np.ndarray, t: float) -> np.ndarray:
-        if not self.active(t):
-            return frame
-        if self.mode == "camera_noise":
-            noise = self.rng.normal(0.0, 30.0, frame.shape)
-            return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
-        if self.mode == "occlusion":
-            h, w = frame.shape[:2]
-            out = frame.copy()
-            out[h // 4 : 3 * h // 4, w // 5 : 4 * w // 5] = (40, 40, 40)
-            return out
-        return frame
 
 
 NODE_CLASS = MujocoSim

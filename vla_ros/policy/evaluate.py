@@ -10,12 +10,16 @@ when the task predicate holds; it ends then or at the task's time limit.
 
 Everything SAFE needs is kept per inference call: the feature vector, the chunk, the
 time, and whether the task was already solved; the episode's final label comes last.
+`EvalConfig.fault` injects the simulation's faults (`vla_ros.sim.failures.SimFault`:
+camera noise, occlusion, a shove) into a share of the episodes, from a random onset on, so
+the failure detector also trains on failures of tasks the policy otherwise masters.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +46,8 @@ class EpisodeResult:
     chunks: np.ndarray  # (N, H, A) predicted chunks
     done: np.ndarray  # (N,) task predicate when the observation was taken
     ik_failures: int = 0  # action rows whose pose IK did not reach (best effort executed)
+    fault: str = ""  # the injected fault's mode ("" = none)
+    fault_onset: float | None = None  # episode time it took effect (None: never did)
     frames: list[np.ndarray] = field(default_factory=list)  # scene camera per control step
 
     @property
@@ -59,6 +65,21 @@ class EvalConfig:
     max_seconds: float | None = None  # cap on the task's time limit
     video_episodes: int = 0  # the first N episodes of each task keep scene-camera frames
     video_camera: str = "scene"
+    fault: str = ""  # "" (none), a SimFault mode, or "random" (a mode drawn per episode)
+    fault_rate: float = 1.0  # share of episodes that get the fault
+    fault_onset: tuple[float, float] = (0.5, 3.0)  # onset drawn uniformly in this window (s)
+
+    def draw_fault(self, task: str, seed: int):
+        """The episode's `SimFault` (or None), a function of the task and layout seed."""
+        from vla_ros.sim.failures import SimFault
+
+        if not self.fault:
+            return None
+        rng = np.random.default_rng([seed, 11, zlib.crc32(task.encode())])
+        inject = rng.random() < self.fault_rate
+        mode = str(rng.choice(SimFault.MODES)) if self.fault == "random" else self.fault
+        onset = float(rng.uniform(*self.fault_onset))
+        return SimFault(mode, onset, seed, randomize=True) if inject else None
 
 
 @dataclass
@@ -119,11 +140,19 @@ class ClosedLoop:
         if unknown:
             raise PolicyConfigError(f"policy cameras {unknown} are not cameras of the "
                                     f"simulation ({self.env.camera_names})")
+        check_fault_config(self.cfg)
+        self.fault = None  # the running episode's SimFault
+        self._t0 = 0.0
 
     def observe(self, instruction: str) -> Observation:
         h, w = self.cfg.render_size
-        images = {c: resize_image(self.env.render(c, w, h), self.meta.image_size)
-                  for c in self.meta.cameras}
+        t = self.env.time - self._t0
+        images = {}
+        for c in self.meta.cameras:
+            frame = self.env.render(c, w, h)  # corrupted at the size mujoco_sim publishes
+            if self.fault is not None:
+                frame = self.fault.corrupt(frame, t)
+            images[c] = resize_image(frame, self.meta.image_size)
         state = self.env.joint_positions()[self.state_index]
         return Observation(images=images, state=state, instruction=instruction,
                            stamp=self.env.time)
@@ -135,12 +164,13 @@ class ClosedLoop:
         spec = get_task(task)
         inst = self.env.reset(seed=seed, task=spec)
         self.policy.reset()
+        self.fault = self.cfg.draw_fault(spec.name, seed)
         dt = self.meta.dt
         n_sub = max(1, int(round(dt / self.env.timestep)))
         limit = inst.time_limit if self.cfg.max_seconds is None else min(
             inst.time_limit, self.cfg.max_seconds)
         start_wall = time.perf_counter()
-        t0 = self.env.time
+        t0 = self._t0 = self.env.time
         times, feats, chunks, done = [], [], [], []
         success = bool(spec.success(self.env, inst))
         ik_failures = 0
@@ -166,6 +196,8 @@ class ClosedLoop:
                     names += hand_names
                     values.append(result.hand)
                 self.env.set_position_targets(names, np.concatenate(values))
+                if self.fault is not None:
+                    self.fault.update(self.env, inst.target, self.env.time - t0)
                 self.env.step(n_sub)
                 if video:
                     frames.append(self.env.render(self.cfg.video_camera, w, h))
@@ -179,10 +211,26 @@ class ClosedLoop:
             features=np.asarray(feats, dtype=np.float32),
             chunks=np.asarray(chunks, dtype=np.float32).reshape(
                 len(chunks), self.meta.horizon, self.meta.action_dim),
-            done=np.asarray(done, dtype=bool), ik_failures=ik_failures, frames=frames)
+            done=np.asarray(done, dtype=bool), ik_failures=ik_failures, frames=frames,
+            fault=self.fault.mode if self.fault is not None else "",
+            fault_onset=self.fault.fired_at if self.fault is not None else None)
 
     def close(self) -> None:
         self.env.close()
+
+
+def check_fault_config(cfg: EvalConfig) -> None:
+    """Refuse an unknown fault, a rate outside [0, 1] or an empty onset window up front."""
+    from vla_ros.sim.failures import SimFault
+
+    if cfg.fault and cfg.fault != "random" and cfg.fault not in SimFault.MODES:
+        raise PolicyConfigError(f"unknown fault '{cfg.fault}'; faults: random, "
+                                f"{', '.join(SimFault.MODES)}")
+    if not 0.0 <= cfg.fault_rate <= 1.0:
+        raise PolicyConfigError(f"fault rate must be in [0, 1], got {cfg.fault_rate}")
+    lo, hi = cfg.fault_onset
+    if not 0.0 <= lo <= hi:
+        raise PolicyConfigError(f"fault onset window must be 0 <= lo <= hi, got {lo}, {hi}")
 
 
 def evaluate(policy: Policy, tasks: Sequence[str], cfg: EvalConfig | None = None,

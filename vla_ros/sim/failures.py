@@ -15,6 +15,10 @@ assumed. Modes:
   while hidden;
 - `action_delay`: arm joint targets reach the robot 0.3-0.6 s late while the gripper
   acts on time, so it closes before the arm gets there.
+
+`FailureInjector` drives the scripted experts (it can make the expert itself err);
+`SimFault` is what the world does to a *policy's* rollout, in the mujoco_sim node and in
+the direct evaluation runner alike: corrupted camera frames or a shove, from an onset on.
 """
 
 from __future__ import annotations
@@ -148,3 +152,63 @@ class FailureInjector:
             out[y0 : y0 + int(p["h"] * h), x0 : x0 + int(p["w"] * w)] = (40, 40, 40)
             return out
         return image
+
+
+class SimFault:
+    """One fault injected into a policy rollout, from `onset_s` of episode time on.
+
+    `camera_noise` and `occlusion` corrupt every camera frame; `perturbation` shoves the
+    task's target object (or the hand) once. The episode's label stays the task predicate.
+    The fixed parameters (noise std 30, a centred patch, a 20-40 N shove) keep the demo
+    reproducible; `randomize` draws them per episode (noise std 15-40, a patch of 30-50 %
+    of each side anywhere in the frame) so that a detector's training data varies.
+    """
+
+    MODES = ("camera_noise", "occlusion", "perturbation")
+
+    def __init__(self, mode: str, onset_s: float, seed: int, randomize: bool = False) -> None:
+        if mode not in self.MODES:
+            raise FailureModeError(f"unknown fault '{mode}'; faults: {', '.join(self.MODES)}")
+        self.mode, self.onset_s = mode, float(onset_s)
+        self.rng = np.random.default_rng([seed, 7])
+        self.fired_at: float | None = None  # episode time the fault took effect
+        self.noise_std = float(self.rng.uniform(15, 40)) if randomize else 30.0
+        if randomize:
+            w, h = self.rng.uniform(0.3, 0.5, 2)
+            x0, y0 = self.rng.uniform(0.0, 1.0 - w), self.rng.uniform(0.0, 1.0 - h)
+            self.patch = (float(x0), float(y0), float(w), float(h))
+        else:
+            self.patch = (0.2, 0.25, 0.6, 0.5)  # x0, y0, w, h as fractions of the frame
+
+    @property
+    def fired(self) -> bool:
+        return self.fired_at is not None
+
+    def active(self, t: float) -> bool:
+        return t >= self.onset_s
+
+    def update(self, env, target: str | None, t: float) -> bool:
+        """Call every control step with the episode time `t`; True when the fault fires."""
+        if self.fired or not self.active(t):
+            return False
+        self.fired_at = float(t)
+        if self.mode == "perturbation":
+            angle = self.rng.uniform(0, 2 * np.pi)
+            force = self.rng.uniform(20, 40) * np.array([np.cos(angle), np.sin(angle), 0.3])
+            env.apply_perturbation(target or env.robot.ee_body, force, 0.2)
+        return True
+
+    def corrupt(self, frame: np.ndarray, t: float) -> np.ndarray:
+        """The camera frame as the fault makes it at episode time `t`."""
+        if not self.active(t):
+            return frame
+        if self.mode == "camera_noise":
+            noise = self.rng.normal(0.0, self.noise_std, frame.shape)
+            return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+        if self.mode == "occlusion":
+            h, w = frame.shape[:2]
+            x0, y0, pw, ph = self.patch
+            out = frame.copy()
+            out[int(y0 * h) : int((y0 + ph) * h), int(x0 * w) : int((x0 + pw) * w)] = (40, 40, 40)
+            return out
+        return frame
