@@ -79,7 +79,7 @@ def test_randomized_sim_faults_vary_per_seed_and_stay_in_the_frame():
     for seed in range(20):
         fault = SimFault("occlusion", 0.0, seed, randomize=True)
         x0, y0, w, h = fault.patch
-        assert 0 <= x0 and x0 + w <= 1 and 0 <= y0 and y0 + h <= 1 and 0.3 <= w <= 0.5
+        assert x0 >= 0 and x0 + w <= 1 and y0 >= 0 and y0 + h <= 1 and 0.3 <= w <= 0.5
         hidden = (fault.corrupt(frame, 0.0) == 40).all(axis=2).mean()
         assert 0.3 * 0.3 - 0.03 <= hidden <= 0.5 * 0.5 + 0.03
         patches.add(fault.patch)
