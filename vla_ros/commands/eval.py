@@ -75,7 +75,7 @@ def resolve_tasks(spec: str) -> list[str]:
 
 def main(args: argparse.Namespace) -> int:
     from vla_ros.policy.errors import PolicyConfigError
-    from vla_ros.policy.evaluate import EvalConfig, check_fault_config, run_episodes
+    from vla_ros.policy.evaluate import EvalConfig, run_episodes
 
     if args.threads > 0:
         import torch
@@ -96,7 +96,6 @@ def main(args: argparse.Namespace) -> int:
         raise PolicyConfigError("--fault runs a policy with --runner direct (the launched "
                                 "stack takes mujoco_sim's `fault` parameter: see `vla-ros "
                                 "demo --fault`)")
-    check_fault_config(cfg)
     loop = _node_loop(args) if args.runner == "nodes" else _direct_loop(args, options, cfg)
     summaries = run_episodes(loop, tasks, cfg, progress=_report(args))
     return _write_results(args, tasks, cfg, summaries, loop)

@@ -69,6 +69,9 @@ class EvalConfig:
     fault_rate: float = 1.0  # share of episodes that get the fault
     fault_onset: tuple[float, float] = (0.5, 3.0)  # onset drawn uniformly in this window (s)
 
+    def __post_init__(self) -> None:
+        check_fault_config(self)
+
     def draw_fault(self, task: str, seed: int):
         """The episode's `SimFault` (or None), a function of the task and layout seed."""
         from vla_ros.sim.failures import SimFault
@@ -140,18 +143,16 @@ class ClosedLoop:
         if unknown:
             raise PolicyConfigError(f"policy cameras {unknown} are not cameras of the "
                                     f"simulation ({self.env.camera_names})")
-        check_fault_config(self.cfg)
         self.fault = None  # the running episode's SimFault
-        self._t0 = 0.0
 
-    def observe(self, instruction: str) -> Observation:
+    def observe(self, instruction: str, episode_time: float) -> Observation:
+        """Cameras (corrupted by the episode's fault from its onset), joints, instruction."""
         h, w = self.cfg.render_size
-        t = self.env.time - self._t0
         images = {}
         for c in self.meta.cameras:
             frame = self.env.render(c, w, h)  # corrupted at the size mujoco_sim publishes
             if self.fault is not None:
-                frame = self.fault.corrupt(frame, t)
+                frame = self.fault.corrupt(frame, episode_time)
             images[c] = resize_image(frame, self.meta.image_size)
         state = self.env.joint_positions()[self.state_index]
         return Observation(images=images, state=state, instruction=instruction,
@@ -170,7 +171,7 @@ class ClosedLoop:
         limit = inst.time_limit if self.cfg.max_seconds is None else min(
             inst.time_limit, self.cfg.max_seconds)
         start_wall = time.perf_counter()
-        t0 = self._t0 = self.env.time
+        t0 = self.env.time
         times, feats, chunks, done = [], [], [], []
         success = bool(spec.success(self.env, inst))
         ik_failures = 0
@@ -178,7 +179,7 @@ class ClosedLoop:
         h, w = self.cfg.render_size
         frames = [self.env.render(self.cfg.video_camera, w, h)] if video else []
         while not success and self.env.time - t0 < limit - 1e-9:
-            obs = self.observe(inst.instruction)
+            obs = self.observe(inst.instruction, self.env.time - t0)
             chunk = self.policy.infer(obs)
             times.append(self.env.time - t0)
             feats.append(np.zeros(0) if chunk.features is None else chunk.features)
@@ -220,7 +221,8 @@ class ClosedLoop:
 
 
 def check_fault_config(cfg: EvalConfig) -> None:
-    """Refuse an unknown fault, a rate outside [0, 1] or an empty onset window up front."""
+    """Refuse an unknown fault, a rate outside [0, 1] or an empty onset window (run when an
+    EvalConfig is made, so before any simulator or node starts)."""
     from vla_ros.sim.failures import SimFault
 
     if cfg.fault and cfg.fault != "random" and cfg.fault not in SimFault.MODES:

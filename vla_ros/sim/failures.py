@@ -39,6 +39,19 @@ class FailureModeError(ValueError):
     """Unknown failure mode name."""
 
 
+def add_image_noise(image: np.ndarray, rng: np.random.Generator, std: float) -> np.ndarray:
+    """Gaussian pixel noise of `std` grey levels, clipped back to uint8."""
+    noise = rng.normal(0, std, image.shape)
+    return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+def occlude(image: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """A copy of `image` with a dark grey patch over `rows` x `cols`."""
+    out = image.copy()
+    out[rows, cols] = (40, 40, 40)
+    return out
+
+
 def check_mode(mode: str | None) -> str | None:
     if mode is not None and mode not in FAILURE_MODES:
         raise FailureModeError(f"unknown failure mode '{mode}'; modes are {FAILURE_MODES}")
@@ -142,15 +155,13 @@ class FailureInjector:
     # Applied to every rendered frame of the rollout.
     def corrupt_image(self, image: np.ndarray) -> np.ndarray:
         if self.mode == "camera_noise":
-            noise = self.rng.normal(0, self.params["image_std"], image.shape)
-            return np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+            return add_image_noise(image, self.rng, self.params["image_std"])
         if self.mode == "occlusion":
             h, w = image.shape[:2]
             p = self.params
             y0, x0 = int(p["y0"] * h), int(p["x0"] * w)
-            out = image.copy()
-            out[y0 : y0 + int(p["h"] * h), x0 : x0 + int(p["w"] * w)] = (40, 40, 40)
-            return out
+            return occlude(image, slice(y0, y0 + int(p["h"] * h)),
+                           slice(x0, x0 + int(p["w"] * w)))
         return image
 
 
@@ -203,12 +214,10 @@ class SimFault:
         if not self.active(t):
             return frame
         if self.mode == "camera_noise":
-            noise = self.rng.normal(0.0, self.noise_std, frame.shape)
-            return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+            return add_image_noise(frame, self.rng, self.noise_std)
         if self.mode == "occlusion":
             h, w = frame.shape[:2]
             x0, y0, pw, ph = self.patch
-            out = frame.copy()
-            out[int(y0 * h) : int((y0 + ph) * h), int(x0 * w) : int((x0 + pw) * w)] = (40, 40, 40)
-            return out
+            return occlude(frame, slice(int(y0 * h), int((y0 + ph) * h)),
+                           slice(int(x0 * w), int((x0 + pw) * w)))
         return frame
