@@ -9,6 +9,8 @@ from pathlib import Path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from vla_ros.policy.evaluate import EvalConfig  # light: numpy only
+
     p = sub.add_parser(
         "eval",
         help="closed-loop evaluation of a policy on the simulated task suite",
@@ -33,8 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=int, default=5, help="episodes per task")
     p.add_argument("--seed", type=int, default=500_000,
                    help="first layout seed (the training demos use seeds < 100 000)")
-    p.add_argument("--execute-steps", type=int, default=8,
-                   help="actions executed per chunk before the next inference")
+    p.add_argument("--execute-steps", type=int, default=EvalConfig.execute_steps,
+                   help="actions executed per chunk before the next inference (default "
+                        "%(default)s, as config/policy.yaml's rate_hz runs the nodes)")
     p.add_argument("--max-seconds", type=float, default=None,
                    help="cap each episode's simulated time (default: the task's limit)")
     p.add_argument("--robot", default="panda")
