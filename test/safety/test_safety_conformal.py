@@ -106,3 +106,63 @@ def test_band_is_not_razor_thin_where_every_success_starts_alike():
     start_higher = np.r_[1.0 + 0.5 * typical, curves[0][1:]]
     assert band.first_alarm(start_higher) is None
     assert band.first_alarm(curves[0] + 10 * typical) == 0
+
+
+def _task_curves(rng, n, drift):
+    return [np.cumsum(rng.gamma(2.0, 0.5 * drift, size=int(rng.integers(30, 50))))
+            for _ in range(n)]
+
+
+def test_task_balanced_quantile_equals_the_plain_one_for_equal_tasks():
+    rng = np.random.default_rng(4)
+    curves = _success_curves(rng, 80)
+    groups = [f"task{i % 4}" for i in range(80)]
+    for alpha in (0.05, 0.1, 0.2):
+        plain = calibrate_band(curves, alpha, seed=1)
+        balanced = calibrate_band(curves, alpha, seed=1, groups=groups)
+        # the quantile split's groups are only nearly equal: q within one rank
+        ranks = np.searchsorted(plain.residuals, [plain.q, balanced.q])
+        assert abs(int(ranks[0]) - int(ranks[1])) <= 2
+
+
+def test_task_balanced_band_covers_a_rare_task_the_pooled_band_flags():
+    """Calibration dominated by an easy task (150 successes, low scores) and a rare hard
+    one (30, scores growing twice as fast): the pooled band flags the hard task's fresh
+    successes far above α; the task-balanced band keeps them near α, and successes of a
+    task drawn uniformly from the two stay within α."""
+    alpha = 0.1
+    pooled_rates, balanced_rates, mixed_rates = [], [], []
+    for trial in range(5):
+        rng = np.random.default_rng(10 + trial)
+        easy, hard = _task_curves(rng, 150, 1.0), _task_curves(rng, 30, 2.0)
+        groups = ["easy"] * 150 + ["hard"] * 30
+        pooled = calibrate_band(easy + hard, alpha, seed=trial)
+        balanced = calibrate_band(easy + hard, alpha, seed=trial, groups=groups)
+        fresh_hard = _task_curves(rng, 400, 2.0)
+        fresh_mix = _task_curves(rng, 200, 1.0) + fresh_hard[:200]
+        pooled_rates.append(np.mean([pooled.first_alarm(c) is not None for c in fresh_hard]))
+        balanced_rates.append(np.mean([balanced.first_alarm(c) is not None
+                                       for c in fresh_hard]))
+        mixed_rates.append(np.mean([balanced.first_alarm(c) is not None for c in fresh_mix]))
+    assert np.mean(pooled_rates) > 0.5
+    assert np.mean(balanced_rates) <= 2 * alpha + 0.05
+    assert np.mean(mixed_rates) <= alpha + 0.03
+
+
+def test_task_balanced_band_needs_enough_successes_per_task_and_survives_a_save():
+    from vla_ros.safety.conformal import ConformalBand
+
+    rng = np.random.default_rng(5)
+    curves = _success_curves(rng, 41)
+    groups = ["common"] * 40 + ["rare"]
+    with pytest.raises(CalibrationError, match="task-balanced weights: the smallest task"):
+        calibrate_band(curves, 0.05, groups=groups, fit_curves=curves)
+    with pytest.raises(CalibrationError, match="2 group labels for 41 curves"):
+        calibrate_band(curves, 0.2, groups=["a", "b"])
+    band = calibrate_band(curves[:40], 0.2, seed=0, groups=[f"t{i % 5}" for i in range(40)])
+    again = ConformalBand.from_arrays(band.arrays(), 0.2)
+    assert again.q == band.q and np.array_equal(again.weights, band.weights)
+    assert again.with_alpha(0.1).q >= band.q
+    bad = {**band.arrays(), "band.weights": -band.weights}
+    with pytest.raises(CalibrationError, match="positive weights expected"):
+        ConformalBand.from_arrays(bad, 0.2)

@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training seeds (default 0 1 2)")
     t.add_argument("--alpha", type=float, default=0.2, help="conformal level (default 0.2)")
     t.add_argument("--split-seed", type=int, default=0, help="seed of the data split")
+    t.add_argument("--calibration", choices=["tasks", "pooled"], default="tasks",
+                   help="conformal quantile: tasks = every seen task weighs the same (for "
+                        "new tasks; default), pooled = every calibration success alike")
     t.add_argument("--options", default="{}", metavar="JSON",
                    help='per-detector options, e.g. \'{"safe_lstm": {"epochs": 20}}\'')
     t.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -150,13 +153,15 @@ def main_train(args: argparse.Namespace) -> int:
     jobs = [(n, s) for n in names for s in args.seeds]
     made = []
     for name, seed in tqdm(jobs, desc="train", disable=args.quiet):
-        trained = train_one(name, splits, data.feature_dim, seed, args.alpha, options.get(name))
+        trained = train_one(name, splits, data.feature_dim, seed, args.alpha, options.get(name),
+                            args.calibration)
         path = save_detector(args.out / "detectors" / name / f"seed{seed}", trained.detector,
                              trained.band, data.policy_id, seed=seed, split_seed=args.split_seed,
-                             source=source)
+                             calibration=args.calibration, source=source)
         made.append(str(path.relative_to(args.out)))
     manifest = {"source": source, "policy_id": data.policy_id, "feature_dim": data.feature_dim,
-                "alpha": args.alpha, "split_seed": args.split_seed, "seeds": args.seeds,
+                "alpha": args.alpha, "calibration": args.calibration,
+                "split_seed": args.split_seed, "seeds": args.seeds,
                 "detectors": names, "skipped": skipped, "checkpoints": made,
                 "splits": splits.ids(), "options": options}
     (args.out / "train.json").write_text(json.dumps(manifest, indent=1))

@@ -17,6 +17,14 @@ the fit curves reach t; after that sigma is held and mu continues along its rece
 slope (never downward). Any band shape fixed before the quantile data are seen keeps the
 guarantee; this one avoids flagging successes only for running long. The residuals are
 stored, so the band can be re-derived for another α without recalibrating (`with_alpha`).
+
+Task-balanced calibration (`groups`, e.g. each rollout's task): the plain quantile treats
+every calibration success alike, so tasks with many short, easy successes set the band
+and a new, harder task is flagged far more often than α (docs/results.md §2). With groups,
+each residual gets weight 1/(successes of its group) and q is the weighted conformal
+quantile of Tibshirani et al. (2019, "Conformal prediction under covariate shift"): the
+guarantee holds for a success of a task drawn uniformly from the calibration tasks, the
+new point counted with the largest weight (conservative: its task is unknown).
 """
 
 from __future__ import annotations
@@ -47,10 +55,11 @@ class ConformalBand:
     alpha: float
     split: bool = True  # False: centre/spread and quantile from the same rollouts
     slope: float = 0.0  # growth of mu_t per step past the well-supported steps (>= 0)
+    weights: np.ndarray | None = None  # per residual (task-balanced); None = all equal
 
     @property
     def q(self) -> float:
-        return conformal_quantile(self.residuals, self.alpha)
+        return conformal_quantile(self.residuals, self.alpha, self.weights)
 
     def upper(self, t: int) -> float:
         return float(self.upper_curve(int(t) + 1)[-1])
@@ -66,21 +75,34 @@ class ConformalBand:
         return int(hit[0]) if hit.size else None
 
     def with_alpha(self, alpha: float) -> ConformalBand:
-        conformal_quantile(self.residuals, alpha)  # raises if too few residuals
+        conformal_quantile(self.residuals, alpha, self.weights)  # raises if too few
         return ConformalBand(self.center, self.scale, self.residuals, float(alpha), self.split,
-                             self.slope)
+                             self.slope, self.weights)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"band.center": self.center, "band.scale": self.scale,
-                "band.residuals": self.residuals, "band.slope": np.array([self.slope])}
+        out = {"band.center": self.center, "band.scale": self.scale,
+               "band.residuals": self.residuals, "band.slope": np.array([self.slope])}
+        if self.weights is not None:
+            out["band.weights"] = self.weights
+        return out
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], alpha: float,
                     split: bool = True) -> ConformalBand:
+        residuals = np.asarray(arrays["band.residuals"], np.float64)
+        weights = arrays.get("band.weights")
+        order = np.argsort(residuals, kind="stable")
+        if weights is not None:
+            weights = np.asarray(weights, np.float64)
+            if weights.shape != residuals.shape or not np.all(weights > 0):
+                raise CalibrationError(
+                    f"band.weights: {weights.shape} positive weights expected, one per "
+                    f"residual {residuals.shape}")
+            weights = weights[order]
         return cls(np.asarray(arrays["band.center"], np.float64),
-                   np.asarray(arrays["band.scale"], np.float64),
-                   np.sort(np.asarray(arrays["band.residuals"], np.float64)), float(alpha),
-                   split, float(np.asarray(arrays["band.slope"]).reshape(-1)[0]))
+                   np.asarray(arrays["band.scale"], np.float64), residuals[order],
+                   float(alpha), split, float(np.asarray(arrays["band.slope"]).reshape(-1)[0]),
+                   weights)
 
 
 def min_calibration_size(alpha: float) -> int:
@@ -88,9 +110,13 @@ def min_calibration_size(alpha: float) -> int:
     return math.ceil((1 - alpha) / alpha)
 
 
-def conformal_quantile(residuals: np.ndarray, alpha: float) -> float:
+def conformal_quantile(residuals: np.ndarray, alpha: float,
+                       weights: np.ndarray | None = None) -> float:
     if not 0 < alpha < 1:
         raise CalibrationError(f"alpha must be in (0, 1), got {alpha}")
+    if weights is not None:
+        return _weighted_quantile(np.asarray(residuals, np.float64),
+                                  np.asarray(weights, np.float64), alpha)
     n = len(residuals)
     k = math.ceil((n + 1) * (1 - alpha))
     if k > n:
@@ -100,16 +126,42 @@ def conformal_quantile(residuals: np.ndarray, alpha: float) -> float:
     return float(np.sort(residuals)[k - 1])
 
 
+def _weighted_quantile(residuals: np.ndarray, weights: np.ndarray, alpha: float) -> float:
+    """Smallest r_i whose weighted rank reaches 1 − α, the test point weighing max(w)."""
+    order = np.argsort(residuals, kind="stable")
+    r, w = residuals[order], weights[order]
+    reach = np.cumsum(w) / (w.sum() + w.max())
+    k = int(np.searchsorted(reach, 1 - alpha - 1e-12))
+    if k >= len(r):
+        raise CalibrationError(
+            f"{len(r)} calibration successes are too few for alpha={alpha} with "
+            f"task-balanced weights: the smallest task has {round(1 / w.max())} of them in "
+            f"the quantile split; use a larger alpha or more rollouts")
+    return float(r[k])
+
+
+def group_weights(groups: Sequence[str]) -> np.ndarray:
+    """1 / (members of the group) per item: every group weighs the same in total."""
+    _, inverse, counts = np.unique(np.asarray(groups, dtype=str), return_inverse=True,
+                                   return_counts=True)
+    return 1.0 / counts[inverse].astype(np.float64)
+
+
 def calibrate_band(curves: Sequence[np.ndarray], alpha: float, fit_fraction: float = 0.5,
-                   seed: int = 0, fit_curves: Sequence[np.ndarray] | None = None
-                   ) -> ConformalBand:
+                   seed: int = 0, fit_curves: Sequence[np.ndarray] | None = None,
+                   groups: Sequence[str] | None = None) -> ConformalBand:
     """Band from score curves of successful calibration rollouts (see module doc).
 
     With `fit_curves` (e.g. the training successes' curves), mu/sigma come from those and
     every calibration curve goes to the quantile: still valid (the band's shape does not
     depend on the calibration data) and better when calibration successes are few.
+    With `groups` (one label per curve, e.g. its task) the quantile is task-balanced.
     """
-    curves = [np.asarray(c, dtype=np.float64) for c in curves if len(c)]
+    if groups is not None and len(groups) != len(curves):
+        raise CalibrationError(f"{len(groups)} group labels for {len(curves)} curves")
+    keep = [i for i, c in enumerate(curves) if len(c)]
+    labels = None if groups is None else [str(groups[i]) for i in keep]
+    curves = [np.asarray(curves[i], dtype=np.float64) for i in keep]
     n = len(curves)
     need = min_calibration_size(alpha)
     if fit_curves is not None:
@@ -121,23 +173,31 @@ def calibrate_band(curves: Sequence[np.ndarray], alpha: float, fit_fraction: flo
                 f"{n} successful calibration rollouts are too few for alpha={alpha}: need "
                 f"at least {need}")
         center, scale, slope = _center_scale(fit_list)
-        residuals = np.sort([_residual(c, center, scale, slope) for c in curves])
-        return ConformalBand(center, scale, residuals, float(alpha), True, slope)
+        return _band(curves, labels, center, scale, slope, alpha, True)
     order = np.random.default_rng(seed).permutation(n)
     n_fit = int(round(n * fit_fraction))
     split = n_fit >= 2 and n - n_fit >= need
-    if split:
-        fit = [curves[i] for i in order[:n_fit]]
-        quant = [curves[i] for i in order[n_fit:]]
-    else:
-        fit = quant = curves
+    quant_idx = order[n_fit:] if split else np.arange(n)
+    fit = [curves[i] for i in order[:n_fit]] if split else curves
+    quant = [curves[i] for i in quant_idx]
     if len(quant) < need:
         raise CalibrationError(
             f"{n} successful calibration rollouts are too few for alpha={alpha}: need at "
             f"least {need} (more with a split)")
     center, scale, slope = _center_scale(fit)
-    residuals = np.sort([_residual(c, center, scale, slope) for c in quant])
-    return ConformalBand(center, scale, residuals, float(alpha), split, slope)
+    quant_labels = None if labels is None else [labels[i] for i in quant_idx]
+    return _band(quant, quant_labels, center, scale, slope, alpha, split)
+
+
+def _band(quant: list[np.ndarray], labels: list[str] | None, center: np.ndarray,
+          scale: np.ndarray, slope: float, alpha: float, split: bool) -> ConformalBand:
+    """Residuals of the quantile curves (sorted, with their weights) → the band."""
+    residuals = np.array([_residual(c, center, scale, slope) for c in quant])
+    order = np.argsort(residuals, kind="stable")
+    weights = None if labels is None else group_weights(labels)[order]
+    band = ConformalBand(center, scale, residuals[order], float(alpha), split, slope, weights)
+    band.with_alpha(alpha)  # raises now if alpha is out of reach
+    return band
 
 
 def _center_scale(curves: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, float]:

@@ -28,6 +28,7 @@ from vla_ros.safety.registry import make_detector
 from vla_ros.safety.rollouts import Rollout, RolloutSet
 
 EVAL_SETS = ("seen", "unseen")
+CALIBRATIONS = ("tasks", "pooled")  # conformal quantile: task-balanced | every success alike
 # Below this many calibration successes the band's centre/spread are fitted on the training
 # successes and all calibration successes set the quantile (instead of halving them).
 SPLIT_CALIBRATION_MIN = 40
@@ -88,15 +89,21 @@ class Trained:
 
 
 def train_one(name: str, splits: Splits, feature_dim: int, seed: int, alpha: float,
-              options: dict[str, Any] | None = None) -> Trained:
-    """Train `name` on the train split and calibrate its band on calibration successes."""
+              options: dict[str, Any] | None = None, calibration: str = "tasks") -> Trained:
+    """Train `name` on the train split and calibrate its band on calibration successes,
+    task-balanced (`calibration="tasks"`, every seen task weighs the same) or `"pooled"`
+    (every success weighs the same; docs/safety.md)."""
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {calibration!r}")
     opts = {**DEFAULT_OPTIONS.get(name, {}), **(options or {})}
     detector = make_detector(name, feature_dim, **opts).fit(splits.train, seed=seed)
-    curves = [detector.rollout_scores(r) for r in splits.calibration if r.success]
+    successes = [r for r in splits.calibration if r.success]
+    curves = [detector.rollout_scores(r) for r in successes]
+    groups = [r.task for r in successes] if calibration == "tasks" else None
     fit = None
     if len(curves) < SPLIT_CALIBRATION_MIN:  # too few to halve: shape the band on train
         fit = [detector.rollout_scores(r) for r in splits.train if r.success]
-    band = calibrate_band(curves, alpha, seed=seed, fit_curves=fit)
+    band = calibrate_band(curves, alpha, seed=seed, fit_curves=fit, groups=groups)
     return Trained(detector, band, seed)
 
 
@@ -135,6 +142,7 @@ def applicable(name: str, rollouts: RolloutSet) -> bool:
 def run_protocol(rollouts: RolloutSet, names: Sequence[str], seeds: Sequence[int],
                  alpha: float = 0.2, split_seed: int = 0,
                  options: dict[str, dict[str, Any]] | None = None,
+                 calibration: str = "tasks",
                  on_trained: Callable[[str, Trained], None] | None = None,
                  progress: Callable[[str], None] | None = None,
                  ) -> tuple[Splits, dict[str, list[dict[str, EvalResult]]]]:
@@ -151,7 +159,7 @@ def run_protocol(rollouts: RolloutSet, names: Sequence[str], seeds: Sequence[int
             if progress:
                 progress(f"{name} seed {seed}")
             trained = train_one(name, splits, rollouts.feature_dim, seed, alpha,
-                                (options or {}).get(name))
+                                (options or {}).get(name), calibration)
             if on_trained:
                 on_trained(name, trained)
             results.setdefault(name, []).append(
