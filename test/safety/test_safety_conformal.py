@@ -32,12 +32,15 @@ def test_false_alarm_rate_on_fresh_successes_is_at_most_alpha(alpha):
     assert np.mean(rates) >= alpha - 0.1  # not vacuous: the band is not at infinity
 
 
-@pytest.mark.parametrize("shape_from", ["calibration half", "train successes"])
-def test_band_covers_real_detector_scores(shape_from, monkeypatch):
+@pytest.mark.parametrize(("shape_from", "calibration"), [("calibration half", "pooled"),
+                                                         ("train successes", "pooled"),
+                                                         ("train successes", "tasks")])
+def test_band_covers_real_detector_scores(shape_from, calibration, monkeypatch):
     """End to end on synthetic rollouts: fresh successes cross the band at a rate ≤ α.
 
     Both ways of fitting the band's centre/spread are checked: half of the calibration
-    successes, or the training successes (then all calibration successes set q).
+    successes, or the training successes (then all calibration successes set q; always so
+    for the task-balanced quantile).
 
     Coverage is marginal (over calibration draws), so the rate is averaged over six
     independent data sets; one draw with ~35 quantile rollouts varies by about ±0.07.
@@ -50,7 +53,9 @@ def test_band_covers_real_detector_scores(shape_from, monkeypatch):
     for seed in range(6):
         rs = generate_rollouts(cfg, seed=seed)
         splits = split_rollouts(rs, split_seed=seed, fractions=(0.3, 0.35, 0.35))
-        trained = train_one("mahalanobis", splits, rs.feature_dim, seed=0, alpha=0.2)
+        trained = train_one("mahalanobis", splits, rs.feature_dim, seed=0, alpha=0.2,
+                            calibration=calibration)
+        assert (trained.band.weights is not None) == (calibration == "tasks")
         fresh = [r for r in splits.seen_test if r.success]
         assert len(fresh) >= 40
         rates.append(np.mean([trained.band.first_alarm(trained.detector.rollout_scores(r))
