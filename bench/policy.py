@@ -25,8 +25,9 @@ once, at its first arm command; the first 5 commands (warm-up) are not counted. 
 "→ chunk" time policy/action_chunk the same way (the rest is retarget's IK).
 With `trigger: timer` all timers of one local context share one sim clock, which would
 lock the policy timer to a fixed phase of the camera (an artefact: on a robot the two are
-independent), so the bench re-phases the policy timer every 0.5123 s, sweeping its phase
-over the whole camera period.
+independent), so the bench re-phases the policy timer every 1.2807 policy periods
+(0.768 s at the shipped 1.67 Hz; longer than one period, or the timer never fires),
+sweeping its phase over the whole camera period.
 
     python bench/policy.py                              # shipped checkpoint + sizes
     python bench/policy.py --checkpoint out/ckpt --runs 300 --threads 2
@@ -114,7 +115,7 @@ def time_node_tick(policy: BuiltinVLAPolicy, runs: int) -> list[float]:
 
 LATENCY_GOAL_MS = 30.0
 WARMUP_COMMANDS = 5
-REPHASE_S = 0.5123  # trigger=timer: re-phase the policy timer this often (see docstring)
+REPHASE_PERIODS = 1.2807  # trigger=timer: re-phase the policy timer this often (docstring)
 
 
 def _key(stamp) -> int:
@@ -218,7 +219,8 @@ def closed_loop_latency(trigger: str, chunks: int, checkpoint: str = "", task: s
             probe = StackProbe(ctx, keep_frames=False)
             if trigger == "timer":
                 rephaser = Node("bench_rephaser", context=ctx)
-                rephaser.create_timer(REPHASE_S, policy.timer.reset)
+                period = 1.0 / float(policy.get_parameter("rate_hz").value)
+                rephaser.create_timer(REPHASE_PERIODS * period, policy.timer.reset)
             limit = get_task(task).time_limit
             start = time.perf_counter()
             seed = 900000
