@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -47,7 +48,7 @@ MIN_SUPPORT = 0.25  # fraction of fit curves that must reach step t to estimate 
 SCALE_FLOOR = 1.0
 
 
-@dataclass
+@dataclass(frozen=True)  # frozen: q is cached, so nothing it depends on may change
 class ConformalBand:
     center: np.ndarray  # mu_t [L]
     scale: np.ndarray  # sigma_t [L] (> 0)
@@ -57,8 +58,9 @@ class ConformalBand:
     slope: float = 0.0  # growth of mu_t per step past the well-supported steps (>= 0)
     weights: np.ndarray | None = None  # per residual (task-balanced); None = all equal
 
-    @property
+    @cached_property
     def q(self) -> float:
+        """Computed once: the failure_detector node reads the band every step."""
         return conformal_quantile(self.residuals, self.alpha, self.weights)
 
     def upper(self, t: int) -> float:
@@ -196,7 +198,7 @@ def _band(quant: list[np.ndarray], labels: list[str] | None, center: np.ndarray,
     order = np.argsort(residuals, kind="stable")
     weights = None if labels is None else group_weights(labels)[order]
     band = ConformalBand(center, scale, residuals[order], float(alpha), split, slope, weights)
-    band.with_alpha(alpha)  # raises now if alpha is out of reach
+    _ = band.q  # computed (and cached) now, so an alpha out of reach raises here
     return band
 
 
