@@ -66,7 +66,18 @@ def main(argv: list[str] | None = None) -> int:
                         "get back onto the path; 0 = clean demonstrations")
     p.add_argument("--dart-yaw-std", type=float, default=0.0,
                    help="DART: the same kind of offset on the gripper's yaw, in radians")
+    p.add_argument("--policy", type=Path, default=None,
+                   help="DAgger-style takeover data: this checkpoint drives the first "
+                        "seconds of each episode (--takeover), then the expert takes over "
+                        "from wherever the policy left the scene; only the expert's part is "
+                        "recorded, and episodes the policy already solved are skipped")
+    p.add_argument("--takeover", type=float, nargs=2, default=(1.0, 8.0),
+                   metavar=("MIN_S", "MAX_S"),
+                   help="with --policy: takeover time drawn uniformly in this window (s)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads for --policy")
     args = p.parse_args(argv)
+    if not 0.0 <= args.takeover[0] <= args.takeover[1]:
+        p.error(f"--takeover needs 0 <= MIN_S <= MAX_S, got {args.takeover}")
     os.environ.setdefault("MUJOCO_GL", "egl")
 
     from vla_ros.data import DatasetWriter
@@ -80,9 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     size = (args.image_size, args.image_size)
     # all-zero stds are inactive: run_expert_episode then records clean demonstrations
     perturbation = ExecutionPerturbation(std=args.dart_std, yaw_std=args.dart_yaw_std)
-    env = SimEnv("panda")
+    loop = _policy_loop(args.policy, args.threads) if args.policy is not None else None
+    env = loop.env if loop is not None else SimEnv("panda")
     writer = None
-    written, tried = 0, 0
+    written, tried, solved = 0, 0, 0
     start = time.perf_counter()
     try:
         for task in tasks:
@@ -93,9 +105,15 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.first_episode, args.first_episode + args.episodes_per_task):
                 seed = args.seed * 100_000 + t_index * 1000 + i
                 tried += 1
+                prefix = None
+                if loop is not None:
+                    prefix = _Takeover(loop, seed, args.takeover)
                 roll = run_expert_episode(env, task, seed, control_hz=args.control_hz,
                                           cameras=cams, image_size=size,
-                                          perturbation=perturbation)
+                                          perturbation=perturbation, prefix=prefix)
+                if prefix is not None and prefix.solved:
+                    solved += 1
+                    continue
                 if not roll.success:
                     continue
                 if writer is None:
@@ -117,8 +135,35 @@ def main(argv: list[str] | None = None) -> int:
         if writer is not None:
             writer.close()
         env.close()
-    print(f"{written}/{tried} episodes in {args.out} ({time.perf_counter() - start:.0f} s)")
+    skipped = f", {solved} skipped: the policy solved them before the takeover" if loop else ""
+    print(f"{written}/{tried} episodes in {args.out}{skipped} "
+          f"({time.perf_counter() - start:.0f} s)")
     return 0 if written else 1
+
+
+def _policy_loop(checkpoint: Path, threads: int):
+    """The built-in policy on its own simulator, executing chunks as `vla-ros eval` does."""
+    import torch
+
+    from vla_ros.policy.evaluate import ClosedLoop
+    from vla_ros.policy.registry import make_policy
+
+    torch.set_num_threads(max(1, threads))
+    return ClosedLoop(make_policy("builtin", checkpoint=str(checkpoint), device="cpu"))
+
+
+class _Takeover:
+    """run_expert_episode's prefix: the policy drives until a takeover time drawn from the
+    layout seed (so reruns record the same data); `solved` if it succeeded before that."""
+
+    def __init__(self, loop, seed: int, window: tuple[float, float]) -> None:
+        self.loop, self.seed = loop, seed
+        self.seconds = float(np.random.default_rng([seed, 7]).uniform(*window))
+        self.solved = False
+
+    def __call__(self, spec, instance) -> None:
+        self.loop.fault = None
+        self.solved = self.loop.run(spec, instance, self.seconds, seed=self.seed).success
 
 
 if __name__ == "__main__":

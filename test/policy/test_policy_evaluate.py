@@ -103,6 +103,51 @@ def test_expert_actions_replayed_through_the_harness_solve_the_task(tmp_path):
     assert np.abs(decoded[-1].astype(int) - result.frames[-1]).mean() < 12
 
 
+def test_takeover_prefix_hands_the_policys_scene_to_the_expert():
+    """DAgger-style data: the policy drives until the takeover time, the expert finishes
+    from the state it left and only the expert's part is recorded; an episode the policy
+    solves before the takeover is reported as solved (the script skips it)."""
+    from vla_ros.sim.env import SimEnv
+    from vla_ros.sim.rollout import run_expert_episode
+
+    mod = dataset_script()
+    env = SimEnv("panda")
+    roll = run_expert_episode(env, "pick_cube", 7)
+    env.close()
+    policy = ReplayPolicy(mod.ee_actions(roll.action_ee), roll.control_dt,
+                          list(roll.joint_names))
+    loop = ClosedLoop(policy, EvalConfig(execute_steps=8, render_size=(32, 32)))
+    try:
+        early = mod._Takeover(loop, 7, (1.0, 1.0))
+        taken = run_expert_episode(loop.env, "pick_cube", 7, prefix=early)
+        late = mod._Takeover(loop, 7, (12.0, 12.0))
+        solved = run_expert_episode(loop.env, "pick_cube", 7, prefix=late)
+    finally:
+        loop.close()
+    assert not early.solved and taken.success
+    # the policy stops mid-chunk at the takeover time: the expert's first step is at 1 s
+    assert taken.times[0] == pytest.approx(1.0, abs=1e-6)
+    assert len(taken.times) < len(roll.times)
+    assert late.solved and solved.times[0] < 12.0
+
+
+def test_dataset_script_records_takeover_episodes_of_the_shipped_policy(tmp_path):
+    from vla_ros.data import DatasetReader
+
+    mod = dataset_script()
+    out = tmp_path / "dagger"
+    rc = mod.main(["--out", str(out), "--tasks", "place_cube_on_pad", "--episodes-per-task",
+                   "1", "--image-size", "32", "--seed", "7", "--policy",
+                   str(ROOT / "checkpoints" / "default"), "--takeover", "2", "2"])
+    assert rc == 0
+    reader = DatasetReader(out)
+    assert reader.num_episodes == 1 and reader.action_names == EE
+    # 2 s of the policy's 15 s episode are not recorded
+    assert 0 < len(reader.episode(0)) <= 13.0 / 0.05 + 1
+    with pytest.raises(SystemExit):
+        mod.main(["--out", str(tmp_path / "bad"), "--takeover", "3", "1"])
+
+
 def test_action_names_must_match_a_declared_action_space():
     from vla_ros.policy.errors import PolicyConfigError
     from vla_ros.retarget.robot_model import RobotModel

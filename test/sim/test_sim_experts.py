@@ -149,3 +149,43 @@ def test_dart_perturbation_rejects_bad_settings():
         ExecutionPerturbation(tau=0.0)
     with pytest.raises(ValueError, match="yaw_std"):
         ExecutionPerturbation(yaw_std=-0.1)
+
+
+def _run_expert_until(env, inst, phase: str, rng_seed: int = 0) -> None:
+    """Drive `env` with a fresh expert until it enters `phase` (a takeover prefix)."""
+    expert = Expert(env, inst, np.random.default_rng(rng_seed))
+    n_sub = max(1, int(round(expert.dt / env.timestep)))
+    while env.time < inst.time_limit:
+        action = expert.act()
+        if action.phase == phase:
+            return
+        env.set_position_targets(action.joint_names, action.joint_targets)
+        env.step(n_sub)
+    raise AssertionError(f"the expert never reached phase '{phase}'")
+
+
+def test_expert_taking_over_a_held_object_carries_it_on(panda):
+    """DAgger-style takeover: a fresh expert that finds the target already in the hand
+    must not open the gripper to grasp it again, and still completes the task; only its
+    own part of the episode is recorded."""
+    starts = []
+
+    def prefix(spec, inst):
+        _run_expert_until(panda, inst, "carry")
+        starts.append(panda.time)
+
+    r = run_expert_episode(panda, "place_cube_on_pad", 5, prefix=prefix)
+    assert r.success, sorted(set(r.phases))
+    assert r.times[0] == pytest.approx(starts[0])  # recording begins at the takeover
+    before_release = [k for k, ph in enumerate(r.phases) if ph == "release"][0]
+    assert np.all(r.action_ee[:before_release, 6] == 1.0)  # held all the way to the pad
+    assert "approach" not in r.phases and "descend" not in r.phases
+
+
+def test_expert_taking_over_an_empty_hand_grasps_first(panda):
+    def prefix(spec, inst):
+        _run_expert_until(panda, inst, "descend")
+
+    r = run_expert_episode(panda, "place_cube_on_pad", 5, prefix=prefix)
+    assert r.success
+    assert r.phases[0] == "approach" and r.action_ee[0, 6] == 0.0

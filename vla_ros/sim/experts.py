@@ -388,8 +388,22 @@ def _held_offset(x: Expert) -> np.ndarray:
     return offset if np.linalg.norm(offset) < 0.03 else np.zeros(3)
 
 
+def _holding(x: Expert) -> bool:
+    """The target hangs lifted next to the grasp centre, so the hand holds it: an expert
+    taking over from a policy mid-task (DAgger-style data) must not drop it to re-grasp."""
+    pos, _ = x.env.object_pose(x.target)
+    rest = x.top + x.env.scene.objects[x.target].rest_z
+    return bool(pos[2] > rest + 0.01 * x.s and np.linalg.norm(pos - x.pos) < 0.03 * x.s)
+
+
 def _skill_pick_place(x: Expert) -> Iterator[Segment]:
-    yield from _pick(x, place=_place_pose(x))
+    if _holding(x):  # taken over mid-task: carry on from the grasp
+        x.grip = 1.0
+        lift = np.r_[x.pos[:2], max(x.pos[2], _transport_z(x))]
+        yaw = x.yaw
+        yield x.move("lift", lambda: (lift, yaw), 1.0, speed=0.15)
+    else:
+        yield from _pick(x, place=_place_pose(x))
     held = _held_offset(x)
     place = _place_pose(x) - held
     yaw = x.yaw

@@ -8,6 +8,7 @@ episode ends at the task's time limit, or shortly after the expert finishes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from vla_ros.sim.experts import Expert, ExpertNoise
 from vla_ros.sim.failures import FailureInjector, check_mode
 from vla_ros.sim.scene import mujoco
-from vla_ros.sim.tasks import TaskSpec, check_supported, get_task
+from vla_ros.sim.tasks import TaskInstance, TaskSpec, check_supported, get_task
 
 
 @dataclass
@@ -137,13 +138,21 @@ def run_expert_episode(
     noise: ExpertNoise | None = None,
     settle_s: float = 0.6,
     perturbation: ExecutionPerturbation | None = None,
+    prefix: Callable[[TaskSpec, TaskInstance], None] | None = None,
 ) -> Rollout:
     """Reset `env` to (task, seed), run the expert (optionally with a failure mode, or with
-    a DART `perturbation` of what is executed; the recorded actions stay the expert's)."""
+    a DART `perturbation` of what is executed; the recorded actions stay the expert's).
+
+    `prefix(spec, instance)`, when given, drives `env` after the reset (a policy running
+    its first seconds); the expert then takes over from wherever that left the scene, and
+    only the expert's part is recorded (DAgger-style data: states the policy reaches,
+    actions the expert would take there)."""
     check_mode(failure)
     spec = get_task(task) if isinstance(task, str) else task
     check_supported(env.robot.name, spec.name)
     inst = env.reset(seed=seed, task=spec)
+    if prefix is not None:
+        prefix(spec, inst)
     rng = np.random.default_rng([seed, 1])
     dt = 1.0 / control_hz
     n_sub = max(1, int(round(dt / env.timestep)))
