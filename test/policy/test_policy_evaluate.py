@@ -32,6 +32,18 @@ def dataset_script():
     return module
 
 
+def expert_pick_cube():
+    """The dataset script module and the expert's recorded pick_cube episode (seed 7)."""
+    from vla_ros.sim.env import SimEnv
+    from vla_ros.sim.rollout import run_expert_episode
+
+    env = SimEnv("panda")
+    try:
+        return dataset_script(), run_expert_episode(env, "pick_cube", 7)
+    finally:
+        env.close()
+
+
 class ReplayPolicy(Policy):
     """Returns the recorded actions from the observation's time on, as chunks."""
 
@@ -69,13 +81,7 @@ def test_canonical_rotvec_is_the_same_rotation_near_the_reference():
 
 
 def test_expert_actions_replayed_through_the_harness_solve_the_task(tmp_path):
-    from vla_ros.sim.env import SimEnv
-    from vla_ros.sim.rollout import run_expert_episode
-
-    mod = dataset_script()
-    env = SimEnv("panda")
-    roll = run_expert_episode(env, "pick_cube", 7)
-    env.close()
+    mod, roll = expert_pick_cube()
     assert roll.success
     policy = ReplayPolicy(mod.ee_actions(roll.action_ee), roll.control_dt,
                           list(roll.joint_names))
@@ -107,13 +113,9 @@ def test_takeover_prefix_hands_the_policys_scene_to_the_expert():
     """DAgger-style data: the policy drives until the takeover time, the expert finishes
     from the state it left and only the expert's part is recorded; an episode the policy
     solves before the takeover is reported as solved (the script skips it)."""
-    from vla_ros.sim.env import SimEnv
     from vla_ros.sim.rollout import run_expert_episode
 
-    mod = dataset_script()
-    env = SimEnv("panda")
-    roll = run_expert_episode(env, "pick_cube", 7)
-    env.close()
+    mod, roll = expert_pick_cube()
     policy = ReplayPolicy(mod.ee_actions(roll.action_ee), roll.control_dt,
                           list(roll.joint_names))
     loop = ClosedLoop(policy, EvalConfig(execute_steps=8, render_size=(32, 32)))
@@ -182,13 +184,7 @@ class WatchingPolicy(ReplayPolicy):
 
 
 def test_injected_fault_reaches_the_policy_from_its_onset_and_is_recorded():
-    from vla_ros.sim.env import SimEnv
-    from vla_ros.sim.rollout import run_expert_episode
-
-    mod = dataset_script()
-    env = SimEnv("panda")
-    roll = run_expert_episode(env, "pick_cube", 7)
-    env.close()
+    mod, roll = expert_pick_cube()
     policy = WatchingPolicy(mod.ee_actions(roll.action_ee), roll.control_dt,
                             list(roll.joint_names))
     cfg = EvalConfig(execute_steps=4, render_size=(32, 32), fault="occlusion",
