@@ -14,6 +14,10 @@ are stored in the representative nearest to the straight-down reference (pi, 0, 
     nice -n 10 .venv/bin/python scripts/make_policy_dataset.py --out data/seen_demos \
         --episodes-per-task 20 --seed 0
 
+With `--dart-std/--dart-yaw-std` the executed path is perturbed (DART); with `--policy CKPT
+--takeover MIN MAX` a checkpoint drives the first seconds and the expert takes over from
+the scene it left (DAgger-style; docs/policy.md).
+
 (`vla-ros collect --action ee` writes the same layout once it lands; this script keeps
 the rotation canonicalisation that the default checkpoint was trained with.)
 """
