@@ -166,7 +166,6 @@ class _Takeover:
         self.solved = False
 
     def __call__(self, spec, instance) -> None:
-        self.loop.fault = None
         self.solved = self.loop.run(spec, instance, self.seconds, seed=self.seed).success
 
 

@@ -167,16 +167,17 @@ class ClosedLoop:
 
         spec = get_task(task)
         inst = self.env.reset(seed=seed, task=spec)
-        self.fault = self.cfg.draw_fault(spec.name, seed)
         limit = inst.time_limit if self.cfg.max_seconds is None else min(
             inst.time_limit, self.cfg.max_seconds)
-        return self.run(spec, inst, limit, seed=seed, video=video)
+        return self.run(spec, inst, limit, seed=seed, video=video,
+                        fault=self.cfg.draw_fault(spec.name, seed))
 
-    def run(self, spec, inst, limit: float, *, seed: int, video: bool = False
-            ) -> EpisodeResult:  # fmt: skip
+    def run(self, spec, inst, limit: float, *, seed: int, video: bool = False,
+            fault=None) -> EpisodeResult:  # fmt: skip
         """Reset the policy and let it drive the task already set up in the simulator for
-        `limit` simulated seconds or until it succeeds (`episode`; DAgger-style data hands
-        the rest of the episode to the scripted expert)."""
+        `limit` simulated seconds or until it succeeds, under `fault` (a SimFault or None;
+        `episode`; DAgger-style data hands the rest of the episode to the scripted expert)."""
+        self.fault = fault
         self.policy.reset()
         dt = self.meta.dt
         n_sub = max(1, int(round(dt / self.env.timestep)))

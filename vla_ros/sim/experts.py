@@ -22,7 +22,7 @@ import numpy as np
 
 from vla_ros.sim.ik import ArmIK, make_arm_ik
 from vla_ros.sim.scene import mujoco
-from vla_ros.sim.tasks import TaskInstance
+from vla_ros.sim.tasks import TaskInstance, rest_height
 
 
 class ExpertError(RuntimeError):
@@ -392,13 +392,12 @@ def _holding(x: Expert) -> bool:
     """The target hangs lifted next to the grasp centre, so the hand holds it: an expert
     taking over from a policy mid-task (DAgger-style data) must not drop it to re-grasp."""
     pos, _ = x.env.object_pose(x.target)
-    rest = x.top + x.env.scene.objects[x.target].rest_z
-    return bool(pos[2] > rest + 0.01 * x.s and np.linalg.norm(pos - x.pos) < 0.03 * x.s)
+    lifted = pos[2] > rest_height(x.env, x.target) + 0.01 * x.s
+    return bool(lifted and np.linalg.norm(pos - x.pos) < 0.03 * x.s)
 
 
 def _skill_pick_place(x: Expert) -> Iterator[Segment]:
     if _holding(x):  # taken over mid-task: carry on from the grasp
-        x.grip = 1.0
         lift = np.r_[x.pos[:2], max(x.pos[2], _transport_z(x))]
         yaw = x.yaw
         yield x.move("lift", lambda: (lift, yaw), 1.0, speed=0.15)

@@ -321,14 +321,15 @@ def _obj(env, name):
     return env.scene.objects[name]
 
 
-def _rest_height(env, name: str) -> float:
+def rest_height(env, name: str) -> float:
+    """World height of `name`'s body origin when it rests upright on the table."""
     return env.robot.table_top_z + _obj(env, name).rest_z
 
 
 def lifted(env, inst: TaskInstance) -> bool:
     """Target held at least 5 cm (scaled) above its resting height."""
     z = env.object_pose(inst.target)[0][2]
-    return z > _rest_height(env, inst.target) + 0.05 * env.robot.object_scale
+    return z > rest_height(env, inst.target) + 0.05 * env.robot.object_scale
 
 
 def _to_local(env, body: str, p: np.ndarray) -> np.ndarray:
@@ -341,7 +342,7 @@ def on_pad(env, inst: TaskInstance) -> bool:
     p = env.object_pose(inst.target)[0]
     local = _to_local(env, inst.goal, p)
     half = _obj(env, inst.goal).dims["half"]
-    resting = p[2] < _rest_height(env, inst.target) + 0.01
+    resting = p[2] < rest_height(env, inst.target) + 0.01
     return bool(np.all(np.abs(local[:2]) <= half) and resting)
 
 
@@ -352,7 +353,7 @@ def stacked(env, inst: TaskInstance) -> bool:
     h = _obj(env, inst.goal).dims["half"]
     centred = np.linalg.norm(top[:2] - base[:2]) < 0.7 * h
     on_top = 1.6 * h < top[2] - base[2] < 2.4 * h
-    base_down = base[2] < _rest_height(env, inst.goal) + 0.01
+    base_down = base[2] < rest_height(env, inst.goal) + 0.01
     return bool(centred and on_top and base_down)
 
 
