@@ -71,9 +71,10 @@ def save_checkpoint(folder: str | Path, config: VLAConfig,
     folder.mkdir(parents=True, exist_ok=True)
     normalizer.check_dims(config.state_dim, config.action_dim)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    # One metadata key: safetensors writes several in hash order, so equal weights would not
+    # always give byte-equal files (and equal sha256). config.json carries the type.
     _write_atomic(folder / WEIGHTS_FILE,
-                  lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt",
-                                                                     "type": CHECKPOINT_TYPE}))
+                  lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
     _write_json(folder / STATS_FILE, normalizer.to_json())
     if info is not None:
         _write_json(folder / INFO_FILE, dict(info))
