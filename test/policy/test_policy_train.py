@@ -37,6 +37,29 @@ def test_chunk_samples_pad_past_the_episode_end():
     assert samples.images["front"].shape == (12, 32, 32, 3)
 
 
+def test_chunk_samples_hold_each_episodes_frames_resized_in_order():
+    src = SyntheticEpisodes(num_episodes=3, length=5, image_size=(48, 48), seed=4)
+    samples = ChunkSamples(src, [2, 0], horizon=3, image_size=(24, 24))
+    from vla_ros.policy.interface import resize_image
+
+    expected = [resize_image(f, (24, 24)) for e in (2, 0) for f in src.episode(e).frames["front"]]
+    np.testing.assert_array_equal(samples.images["front"], np.stack(expected))
+    assert samples.images["front"].dtype == np.uint8
+
+
+def test_chunk_samples_name_an_episode_whose_video_is_short():
+    class ShortVideo(SyntheticEpisodes):
+        def episode(self, index):
+            ep = super().episode(index)
+            if index == 1:
+                ep.frames["front"] = ep.frames["front"][:-2]
+            return ep
+
+    with pytest.raises(PolicyConfigError, match="episode 1: camera 'front' has 4 frames for 6"):
+        ChunkSamples(ShortVideo(num_episodes=2, length=6), [0, 1], horizon=4,
+                     image_size=(32, 32))
+
+
 def test_chunk_loss_ignores_padded_steps():
     pred = torch.zeros(1, 3, 2)
     target = torch.tensor([[[1.0, 1.0], [5.0, 5.0], [9.0, 9.0]]])
