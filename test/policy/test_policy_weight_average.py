@@ -12,10 +12,11 @@ from safetensors.torch import load_file
 from test_policy_checkpoint import observation, policy, tiny_config
 
 from vla_ros.cli import main as cli_main
+from vla_ros.policy.checkpoint import weights_sha256
 from vla_ros.policy.errors import CheckpointError
 from vla_ros.policy.normalize import Normalizer, Stats
 from vla_ros.policy.vla import BuiltinVLAPolicy
-from vla_ros.policy.weight_average import average_checkpoints, file_sha256, save_average
+from vla_ros.policy.weight_average import average_checkpoints, save_average
 
 
 def fine_tune(folder: Path, seed: int) -> Path:
@@ -45,7 +46,7 @@ def test_average_is_the_weighted_mean_of_every_tensor(two, tmp_path: Path):
     assert any(not torch.equal(a[n], b[n]) for n in a)  # the ingredients really differ
     info = json.loads((out / "train_info.json").read_text())
     assert [i["weight"] for i in info["averaged_from"]] == [0.75, 0.25]
-    assert info["averaged_from"][1]["sha256"] == file_sha256(two[1] / "model.safetensors")
+    assert info["averaged_from"][1]["sha256"] == weights_sha256(two[1])
     assert info["averaged_from"][0]["steps"] == 101
     # the result is an ordinary checkpoint: it loads and infers with the shared stats
     chunk = BuiltinVLAPolicy.from_checkpoint(out).infer(observation())
@@ -96,7 +97,7 @@ def test_one_checkpoint_or_a_missing_one_is_refused(two, tmp_path: Path):
 
 def test_cli_writes_the_average_and_reports_errors(two, tmp_path: Path, capsys):
     assert cli_main(["average-weights", *map(str, two), "--out", str(tmp_path / "c")]) == 0
-    assert file_sha256(tmp_path / "c/model.safetensors") in capsys.readouterr().out
+    assert weights_sha256(tmp_path / "c") in capsys.readouterr().out
     assert cli_main(["average-weights", str(two[0]), "--out", str(tmp_path / "d")]) == 2
     assert "at least two checkpoints" in capsys.readouterr().err
     assert not (tmp_path / "d").exists()

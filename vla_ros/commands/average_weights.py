@@ -25,10 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from vla_ros.policy.weight_average import file_sha256, save_average
+    from vla_ros.policy.checkpoint import weights_sha256
+    from vla_ros.policy.weight_average import save_average
 
     out = save_average(args.checkpoints, args.out, args.weights)
-    sha = file_sha256(out / "model.safetensors")
+    sha = weights_sha256(out)
     print(f"averaged {len(args.checkpoints)} checkpoints -> {out} (model.safetensors sha256 "
           f"{sha})")
     return 0

@@ -12,6 +12,7 @@ the previous checkpoint intact rather than a torn one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
@@ -81,6 +82,16 @@ def save_checkpoint(folder: str | Path, config: VLAConfig,
     # config last: a folder with a config.json is a complete checkpoint
     _write_json(folder / CONFIG_FILE, {"type": CHECKPOINT_TYPE, **config.to_json()})
     return folder
+
+
+def weights_sha256(folder: str | Path) -> str:
+    """sha256 of a checkpoint folder's model.safetensors: what identifies its weights
+    (failure-detector policy ids, averaging ingredients, reproduce commands)."""
+    digest = hashlib.sha256()
+    with (Path(folder) / WEIGHTS_FILE).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

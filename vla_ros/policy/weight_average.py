@@ -12,7 +12,6 @@ exactly; averaging two independently trained networks gives nonsense and is not 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from vla_ros.policy.checkpoint import (
     check_state_dict,
     load_checkpoint,
     save_checkpoint,
+    weights_sha256,
 )
 from vla_ros.policy.errors import CheckpointError
 
@@ -69,14 +69,6 @@ def save_average(paths: Sequence[str | Path], out: str | Path,
     return save_checkpoint(out, soup.config, soup.state_dict, soup.normalizer, soup.info)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _normalised_weights(weights: Sequence[float] | None, count: int) -> list[float]:
     if weights is None:
         return [1.0 / count] * count
@@ -104,7 +96,7 @@ def _check_compatible(first: Checkpoint, other: Checkpoint) -> None:
 
 def _ingredient(checkpoint: Checkpoint, weight: float) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": str(checkpoint.path), "weight": weight,
-                             "sha256": file_sha256(checkpoint.path / WEIGHTS_FILE)}
+                             "sha256": weights_sha256(checkpoint.path)}
     for key in ("steps", "dataset"):
         if key in checkpoint.info:
             entry[key] = checkpoint.info[key]

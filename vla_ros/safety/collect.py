@@ -17,7 +17,6 @@ the rest of vla_ros.safety never needs MuJoCo.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -32,8 +31,9 @@ def policy_id_of(checkpoint: Path | None, seed: int) -> str:
     """'builtin@<sha256[:12] of model.safetensors>' or 'builtin-untrained@seed<k>'."""
     if checkpoint is None:
         return f"builtin-untrained@seed{seed}"
-    digest = hashlib.sha256((Path(checkpoint) / "model.safetensors").read_bytes()).hexdigest()
-    return f"builtin@{digest[:12]}"
+    from vla_ros.policy.checkpoint import weights_sha256
+
+    return f"builtin@{weights_sha256(checkpoint)[:12]}"
 
 
 def make_observer_policy(env, checkpoint: Path | None, seed: int, image_size: int):
