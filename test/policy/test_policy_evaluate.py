@@ -109,6 +109,49 @@ def test_expert_actions_replayed_through_the_harness_solve_the_task(tmp_path):
     assert np.abs(decoded[-1].astype(int) - result.frames[-1]).mean() < 12
 
 
+def test_strategies_run_tick_by_tick_in_the_direct_runner():
+    """`EvalConfig.strategy` drives the episode with the policy node's chunk executors: the
+    open_loop executor executing 8 steps reproduces `execute_steps=8` exactly; temporal
+    ensembling re-infers every `interval` ticks and still solves the task."""
+    mod, roll = expert_pick_cube()
+    actions = mod.ee_actions(roll.action_ee)
+    joints = list(roll.joint_names)
+    configs = {
+        "plain": EvalConfig(execute_steps=8, render_size=(32, 32)),
+        "open_loop": EvalConfig(render_size=(32, 32), strategy="open_loop",
+                                strategy_options={"steps": 8}),
+        "ensemble": EvalConfig(render_size=(32, 32), strategy="temporal_ensemble",
+                               strategy_options={"m": 0.01, "interval": 2}),
+    }
+    results = {}
+    for name, cfg in configs.items():
+        loop = ClosedLoop(ReplayPolicy(actions, roll.control_dt, joints), cfg)
+        try:
+            results[name] = loop.episode("pick_cube", 7)
+        finally:
+            loop.close()
+    plain, open_loop, ensemble = results["plain"], results["open_loop"], results["ensemble"]
+    assert plain.success and open_loop.success and ensemble.success
+    assert open_loop.duration == pytest.approx(plain.duration)
+    np.testing.assert_array_equal(open_loop.times, plain.times)
+    np.testing.assert_allclose(open_loop.chunks, plain.chunks)
+    # an inference every second tick
+    ticks = int(round(ensemble.duration / roll.control_dt))
+    assert ensemble.inferences == (ticks + 1) // 2
+    np.testing.assert_allclose(np.diff(ensemble.times), 2 * roll.control_dt, atol=1e-9)
+
+
+def test_a_bad_strategy_is_refused_before_any_episode():
+    from vla_ros.policy.errors import PolicyConfigError
+
+    with pytest.raises(PolicyConfigError, match="unknown execution strategy 'zigzag'"):
+        EvalConfig(strategy="zigzag")
+    with pytest.raises(PolicyConfigError, match="interval must be >= 1"):
+        EvalConfig(strategy="temporal_ensemble", strategy_options={"interval": 0})
+    with pytest.raises(PolicyConfigError, match="bad options"):
+        EvalConfig(strategy="rtc", strategy_options={"colour": 1})
+
+
 def test_takeover_prefix_hands_the_policys_scene_to_the_expert():
     """DAgger-style data: the policy drives until the takeover time, the expert finishes
     from the state it left and only the expert's part is recorded; an episode the policy
@@ -253,8 +296,12 @@ def test_rollouts_name_the_injected_fault_of_failed_episodes(tmp_path):
     (["--policy-type", "expert", "--fault", "random"], "--fault runs a policy"),
     (["--fault", "meteor"], "unknown fault 'meteor'"),
     (["--fault", "random", "--fault-rate", "2"], "fault rate"),
+    (["--strategy", "rtc", "--runner", "nodes"], "--strategy runs with --runner direct"),
+    (["--strategy", "temporal_ensemble", "--strategy-args", "[1]"], "must be a JSON object"),
+    (["--strategy", "temporal_ensemble", "--strategy-args", "{m: 1}"], "is not JSON"),
+    (["--strategy", "teleport"], "unknown execution strategy 'teleport'"),
 ])
-def test_eval_command_refuses_bad_fault_options_before_running(extra, match, tmp_path):
+def test_eval_command_refuses_bad_options_before_running(extra, match, tmp_path):
     import argparse
 
     from vla_ros.commands import eval as eval_cmd

@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--execute-steps", type=int, default=EvalConfig.execute_steps,
                    help="actions executed per chunk before the next inference (default "
                         "%(default)s, as config/policy.yaml's rate_hz runs the nodes)")
+    p.add_argument("--strategy", default="",
+                   help="chunk execution strategy run tick by tick instead of --execute-steps "
+                        "open loop: open_loop | temporal_ensemble | async | rtc (direct "
+                        "runner; the policy_node's execution_strategy)")
+    p.add_argument("--strategy-args", default="{}", metavar="JSON",
+                   help='the strategy\'s options, e.g. \'{"m": 0.01, "interval": 2}\'')
     p.add_argument("--max-seconds", type=float, default=None,
                    help="cap each episode's simulated time (default: the task's limit)")
     p.add_argument("--robot", default="panda")
@@ -86,15 +92,17 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.episodes < 1 or args.execute_steps < 1:
         raise PolicyConfigError("--episodes and --execute-steps must be >= 1")
-    try:
-        options = json.loads(args.policy_args)
-    except json.JSONDecodeError as exc:
-        raise PolicyConfigError(f"--policy-args is not JSON: {exc}") from None
+    options = _json_object("--policy-args", args.policy_args)
+    strategy_options = _json_object("--strategy-args", args.strategy_args)
+    if args.strategy and args.runner == "nodes":
+        raise PolicyConfigError("--strategy runs with --runner direct (the launched stack "
+                                "takes policy_node's execution_strategy parameter)")
     tasks = resolve_tasks(args.tasks)
     cfg = EvalConfig(robot=args.robot, episodes=args.episodes, seed=args.seed,
                      execute_steps=args.execute_steps, max_seconds=args.max_seconds,
                      video_episodes=max(0, args.videos), fault=args.fault,
-                     fault_rate=args.fault_rate, fault_onset=tuple(args.fault_onset))
+                     fault_rate=args.fault_rate, fault_onset=tuple(args.fault_onset),
+                     strategy=args.strategy, strategy_options=strategy_options)
     if args.fault and (args.runner == "nodes" or args.policy_type == "expert"):
         raise PolicyConfigError("--fault runs a policy with --runner direct (the launched "
                                 "stack takes mujoco_sim's `fault` parameter: see `vla-ros "
@@ -102,6 +110,18 @@ def main(args: argparse.Namespace) -> int:
     loop = _node_loop(args) if args.runner == "nodes" else _direct_loop(args, options, cfg)
     summaries = run_episodes(loop, tasks, cfg, progress=_report(args))
     return _write_results(args, tasks, cfg, summaries, loop)
+
+
+def _json_object(flag: str, text: str) -> dict:
+    from vla_ros.policy.errors import PolicyConfigError
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyConfigError(f"{flag} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise PolicyConfigError(f"{flag} must be a JSON object, got {text!r}")
+    return value
 
 
 def _direct_loop(args: argparse.Namespace, options: dict, cfg):

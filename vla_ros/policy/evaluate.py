@@ -71,9 +71,26 @@ class EvalConfig:
     fault: str = ""  # "" (none), a SimFault mode, or "random" (a mode drawn per episode)
     fault_rate: float = 1.0  # share of episodes that get the fault
     fault_onset: tuple[float, float] = (0.5, 3.0)  # onset drawn uniformly in this window (s)
+    # "" executes `execute_steps` of each chunk open loop; a name of
+    # vla_ros.policy.strategies (temporal_ensemble, rtc, ...) runs that executor tick by
+    # tick instead, inferring whenever it asks (inference takes no simulated time here)
+    strategy: str = ""
+    strategy_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_fault_config(self)
+        self.make_executor()  # a bad strategy name or option fails here, before any episode
+
+    def make_executor(self):
+        """A fresh executor for one episode, or None for plain open-loop execution."""
+        from vla_ros.policy.strategies import make_executor
+
+        if not self.strategy:
+            return None
+        try:
+            return make_executor(self.strategy, **self.strategy_options)
+        except ValueError as err:
+            raise PolicyConfigError(f"eval strategy: {err}") from None
 
     def draw_fault(self, task: str, seed: int):
         """The episode's `SimFault` (or None), a function of the task and layout seed."""
@@ -189,17 +206,29 @@ class ClosedLoop:
         hand_names = list(self.model.hand_joint_names)
         h, w = self.cfg.render_size
         frames = [self.env.render(self.cfg.video_camera, w, h)] if video else []
+        executor = self.cfg.make_executor()
+        plan: list[np.ndarray] = []  # open loop: rows of the current chunk still to execute
         while not success and self.env.time - t0 < limit - 1e-9:
-            obs = self.observe(inst.instruction, self.env.time - t0)
-            chunk = self.policy.infer(obs)
-            times.append(self.env.time - t0)
-            feats.append(np.zeros(0) if chunk.features is None else chunk.features)
-            chunks.append(chunk.actions)
-            done.append(success)
-            q = self.env.joint_positions()[self.arm_index]
-            self.retargeter.reset(self.model.q_from_joints(q))
-            steps = min(self.cfg.execute_steps, chunk.horizon)
-            for row in chunk.actions[:steps]:
+            t = self.env.time - t0
+            # Action k of a chunk observed at s is the setpoint for s + (k + 1) dt, so this
+            # step executes the executor's action for t + dt. Inference takes no simulated
+            # time here: infer when the strategy asks, or when nothing covers that tick.
+            if (executor.should_infer(t) or executor.peek(t + dt) is None) if executor \
+                    else not plan:
+                obs = self.observe(inst.instruction, t)
+                chunk = self.policy.infer(obs)
+                times.append(t)
+                feats.append(np.zeros(0) if chunk.features is None else chunk.features)
+                chunks.append(chunk.actions)
+                done.append(success)
+                q = self.env.joint_positions()[self.arm_index]
+                self.retargeter.reset(self.model.q_from_joints(q))
+                if executor:
+                    executor.push((chunk.actions, t, chunk.dt), now=t)
+                else:
+                    plan = list(chunk.actions[:min(self.cfg.execute_steps, chunk.horizon)])
+            row = executor.action_at(t + dt) if executor else plan.pop(0)
+            if row is not None:  # None: nothing covers this tick, the targets hold
                 result = self.retargeter.step(row, dt=dt)
                 ik_failures += not result.reached
                 names = list(self.model.joint_names)
@@ -208,14 +237,12 @@ class ClosedLoop:
                     names += hand_names
                     values.append(result.hand)
                 self.env.set_position_targets(names, np.concatenate(values))
-                if self.fault is not None:
-                    self.fault.update(self.env, inst.target, self.env.time - t0)
-                self.env.step(n_sub)
-                if video:
-                    frames.append(self.env.render(self.cfg.video_camera, w, h))
-                success = bool(spec.success(self.env, inst))
-                if success or self.env.time - t0 >= limit - 1e-9:
-                    break
+            if self.fault is not None:
+                self.fault.update(self.env, inst.target, self.env.time - t0)
+            self.env.step(n_sub)
+            if video:
+                frames.append(self.env.render(self.cfg.video_camera, w, h))
+            success = bool(spec.success(self.env, inst))
         return EpisodeResult(
             task=spec.name, split=spec.split, seed=seed, instruction=inst.instruction,
             success=success, duration=self.env.time - t0,
