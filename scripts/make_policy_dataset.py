@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 roll = run_expert_episode(env, task, seed, control_hz=args.control_hz,
                                           cameras=cams, image_size=size,
                                           perturbation=perturbation, prefix=prefix)
-                if prefix is not None and prefix.solved:
+                if roll is None:  # the policy solved it before the takeover: no expert run
                     solved += 1
                     continue
                 if not roll.success:
@@ -158,15 +158,17 @@ def _policy_loop(checkpoint: Path, threads: int):
 
 class _Takeover:
     """run_expert_episode's prefix: the policy drives until a takeover time drawn from the
-    layout seed (so reruns record the same data); `solved` if it succeeded before that."""
+    layout seed (so reruns record the same data). Returns False (nothing for the expert to
+    do: run_expert_episode stops) when the policy succeeded before that; `solved` says so."""
 
     def __init__(self, loop, seed: int, window: tuple[float, float]) -> None:
         self.loop, self.seed = loop, seed
         self.seconds = float(np.random.default_rng([seed, 7]).uniform(*window))
         self.solved = False
 
-    def __call__(self, spec, instance) -> None:
+    def __call__(self, spec, instance) -> bool:
         self.solved = self.loop.run(spec, instance, self.seconds, seed=self.seed).success
+        return not self.solved
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ def test_a_bad_strategy_is_refused_before_any_episode():
 def test_takeover_prefix_hands_the_policys_scene_to_the_expert():
     """DAgger-style data: the policy drives until the takeover time, the expert finishes
     from the state it left and only the expert's part is recorded; an episode the policy
-    solves before the takeover is reported as solved (the script skips it)."""
+    solves before the takeover ends there, without running the expert."""
     from vla_ros.sim.rollout import run_expert_episode
 
     mod, roll = expert_pick_cube()
@@ -173,7 +173,8 @@ def test_takeover_prefix_hands_the_policys_scene_to_the_expert():
     # the policy stops mid-chunk at the takeover time: the expert's first step is at 1 s
     assert taken.times[0] == pytest.approx(1.0, abs=1e-6)
     assert len(taken.times) < len(roll.times)
-    assert late.solved and solved.times[0] < 12.0
+    # solved before the takeover: the expert is not run at all, nothing to record
+    assert late.solved and solved is None
 
 
 def test_dataset_script_records_takeover_episodes_of_the_shipped_policy(tmp_path):

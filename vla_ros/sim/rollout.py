@@ -138,21 +138,22 @@ def run_expert_episode(
     noise: ExpertNoise | None = None,
     settle_s: float = 0.6,
     perturbation: ExecutionPerturbation | None = None,
-    prefix: Callable[[TaskSpec, TaskInstance], None] | None = None,
-) -> Rollout:
+    prefix: Callable[[TaskSpec, TaskInstance], bool | None] | None = None,
+) -> Rollout | None:
     """Reset `env` to (task, seed), run the expert (optionally with a failure mode, or with
     a DART `perturbation` of what is executed; the recorded actions stay the expert's).
 
     `prefix(spec, instance)`, when given, drives `env` after the reset (a policy running
     its first seconds); the expert then takes over from wherever that left the scene, and
     only the expert's part is recorded (DAgger-style data: states the policy reaches,
-    actions the expert would take there)."""
+    actions the expert would take there). A prefix that returns False (the policy already
+    solved the task) ends the episode there: None, and no expert time spent on it."""
     check_mode(failure)
     spec = get_task(task) if isinstance(task, str) else task
     check_supported(env.robot.name, spec.name)
     inst = env.reset(seed=seed, task=spec)
-    if prefix is not None:
-        prefix(spec, inst)
+    if prefix is not None and prefix(spec, inst) is False:
+        return None
     rng = np.random.default_rng([seed, 1])
     dt = 1.0 / control_hz
     n_sub = max(1, int(round(dt / env.timestep)))
