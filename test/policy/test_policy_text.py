@@ -82,3 +82,18 @@ def test_minilm_matches_the_reference_bert():
         hidden = ref(input_ids=ids).last_hidden_state.mean(dim=1)[0]
     expected = (hidden / hidden.norm()).numpy()
     np.testing.assert_allclose(ours.encode(text), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("text, generic", [
+    ("push the red cube onto the blue square", "push the red object onto the blue square"),
+    ("stack the red cube on the blue cube", "stack the red object on the blue object"),
+    ("place the red block onto the green block", "place the red object onto the green object"),
+    ("lift the yellow cylinder", "lift the yellow object"),
+    ("tidy the cubes away", "tidy the objects away"),
+    ("open the drawer", "open the drawer"),  # nothing to replace
+    ("the cubed cylindrical blocker", "the cubed cylindrical blocker"),  # whole words only
+])
+def test_generic_object_instruction_replaces_only_shape_nouns(text, generic):
+    from vla_ros.policy.text import generic_object_instruction
+
+    assert generic_object_instruction(text) == generic

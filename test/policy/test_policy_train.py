@@ -195,3 +195,42 @@ def test_fine_tuning_starts_from_the_checkpoint(tmp_path: Path):
     other = SyntheticEpisodes(num_episodes=6, length=20, seed=1, extra_joints=2)
     with pytest.raises(PolicyConfigError, match="state_names"):
         train_policy(other, tmp_path / "bad", tiny_train(steps=1, init_from=str(tmp_path / "base")))
+
+
+class _ShapedReach(SyntheticEpisodes):
+    """The synthetic reach task with a shape noun in its instructions."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.tasks = [f"move to the {c} cube" for c in self.colours]
+
+
+@pytest.mark.parametrize("prob", [0.0, 0.5, 1.0])
+def test_generic_object_prob_swaps_in_the_generic_instruction(tmp_path, monkeypatch, prob):
+    """The share of training samples conditioned on "the <colour> object" follows
+    generic_object_prob; validation always sees the recorded instruction."""
+    from vla_ros.policy import train as train_module
+    from vla_ros.policy.text import text_encoder
+
+    seen: list[torch.Tensor] = []
+
+    class Recording(train_module.VLANet):
+        def forward(self, images, state, text):
+            if self.training:
+                seen.append(text.detach().clone())
+            return super().forward(images, state, text)
+
+    monkeypatch.setattr(train_module, "VLANet", Recording)
+    src = _ShapedReach(num_episodes=4, length=10, seed=3)
+    train_policy(src, tmp_path / "g", tiny_train(steps=20, generic_object_prob=prob))
+    encoder = text_encoder("hash")
+    recorded = {tuple(np.round(encoder.encode(t), 6)) for t in src.tasks}
+    generic = {tuple(np.round(encoder.encode(t.replace("cube", "object")), 6))
+               for t in src.tasks}
+    rows = [tuple(np.round(r, 6)) for batch in seen for r in batch.numpy()]
+    assert len(rows) == 20 * 16 and set(rows) <= recorded | generic
+    share = np.mean([r in generic for r in rows])
+    assert share == pytest.approx(prob, abs=0.08)
+    with pytest.raises(PolicyConfigError, match="generic_object_prob"):
+        TrainConfig(generic_object_prob=1.5)
+

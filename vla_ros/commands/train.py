@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-every", type=int, default=100,
                    help="validation loss every N steps (on held-out episodes)")
     p.add_argument("--no-augment", action="store_true", help="turn image augmentation off")
+    p.add_argument("--generic-object-prob", type=float, default=0.0, metavar="P",
+                   help="share of training samples whose instruction says 'object' instead "
+                        "of cube/cylinder/block, so objects are found by colour too "
+                        "(default 0)")
     p.add_argument("--init", type=Path, metavar="CHECKPOINT",
                    help="fine-tune: start from this checkpoint's weights, architecture and "
                         "normalisation (--preset/--model/--image-size/--horizon are ignored)")
@@ -74,6 +78,7 @@ def main(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, horizon=args.horizon,
         image_size=tuple(args.image_size) if args.image_size else None, device=args.device,
         text_encoder=args.text_encoder, augment=not args.no_augment, seed=args.seed,
+        generic_object_prob=args.generic_object_prob,
         eval_every=args.eval_every,
         time_budget_s=None if args.max_minutes is None else 60.0 * args.max_minutes,
         progress=not args.quiet, model={**PRESETS[args.preset], **overrides},

@@ -114,3 +114,19 @@ def text_encoder(name: str, dim: int | None = None) -> CachedEncoder:
                 base = MiniLMEncoder()
             encoder = _SHARED[key] = CachedEncoder(base)
         return encoder
+
+
+# Shape nouns of the task suite's graspable objects (instructions in vla_ros/sim/tasks.py).
+_OBJECT_NOUNS = re.compile(r"\b(cubes?|cylinders?|blocks?)\b")
+
+
+def generic_object_instruction(text: str) -> str:
+    """`text` with every object shape noun replaced by "object" ("push the red cube onto
+    the blue pad" -> "push the red object onto the blue pad"); unchanged without one.
+
+    Training sometimes shows this form so the policy finds the target by its colour too:
+    a verb trained only with cubes otherwise learns "push the cube in view", and pushes a
+    cube distractor when told to push a cylinder."""
+    return _OBJECT_NOUNS.sub(lambda m: "objects" if m.group(1).endswith("s") else "object",
+                             text)
+

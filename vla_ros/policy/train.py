@@ -31,7 +31,7 @@ from vla_ros.policy.samples import (
     fit_image_size,
     names_or_default,
 )
-from vla_ros.policy.text import text_encoder
+from vla_ros.policy.text import generic_object_instruction, text_encoder
 from vla_ros.policy.vla import resolve_device
 from vla_ros.policy.vla_model import VLAConfig, VLANet, parameter_count
 
@@ -48,6 +48,10 @@ class TrainConfig:
     image_size: tuple[int, int] | None = None  # None: the dataset's, capped at 128 px
     text_encoder: str = "minilm"
     augment: bool = True
+    # share of training samples whose instruction names the object generically ("the red
+    # object"; text.generic_object_instruction): grounds objects by colour, not by the
+    # shape a verb happened to be trained with. 0 = instructions as recorded
+    generic_object_prob: float = 0.0
     val_fraction: float = 0.1  # episodes held out for a validation loss (if >= 5 episodes)
     eval_every: int = 100
     val_samples: int = 1024  # validation frames evaluated (evenly spaced), bounding its cost
@@ -65,6 +69,9 @@ class TrainConfig:
                                     f"{self.batch_size}")
         if not self.lr > 0:
             raise PolicyConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.generic_object_prob <= 1:
+            raise PolicyConfigError(f"generic_object_prob must be in [0, 1], got "
+                                    f"{self.generic_object_prob}")
         if not 0 <= self.val_fraction < 1:
             raise PolicyConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         known = {f.name for f in dataclasses.fields(VLAConfig)}
@@ -144,7 +151,10 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
     # fine-tuning keeps the checkpoint's statistics: its weights expect that scaling
     normalizer = init.normalizer if init else dataset_normalizer(source, train)
     tasks = sorted(set(train.task_names) | set(val.task_names if val else []))
-    text_table = torch.from_numpy(np.stack([encoder.encode(t) for t in tasks])).to(device)
+    # rows [0, n): the instructions as recorded (validation uses only these); rows
+    # [n, 2n): their generic-object forms, swapped in with cfg.generic_object_prob
+    texts = tasks + [generic_object_instruction(t) for t in tasks]
+    text_table = torch.from_numpy(np.stack([encoder.encode(t) for t in texts])).to(device)
     train.task_index = _reindex(train, tasks)
     if val is not None:
         val.task_index = _reindex(val, tasks)
@@ -172,8 +182,12 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * factor(step, progress)
             model.train()
-            batch = train.batch(rng.integers(0, len(train), size=cfg.batch_size), normalizer,
-                                text_table, device)
+            idx = rng.integers(0, len(train), size=cfg.batch_size)
+            batch = train.batch(idx, normalizer, text_table, device)
+            if cfg.generic_object_prob > 0:
+                generic = rng.random(len(idx)) < cfg.generic_object_prob
+                rows = train.task_index[idx] + generic * len(tasks)
+                batch["text"] = text_table[torch.from_numpy(rows).to(device)]
             images = augment_images(batch["images"], generator) if cfg.augment else batch["images"]
             pred, _ = model(images, batch["state"], batch["text"])
             loss = chunk_loss(pred, batch["actions"], batch["pad"])
