@@ -4,4 +4,16 @@ imports mujoco first (it picks its GL backend at import and aborts rendering wit
 
 import os
 
+import pytest
+
 os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+@pytest.fixture(scope="module")
+def panda_env():
+    """A Panda `SimEnv` shared by one test module's tests (each resets it)."""
+    from vla_ros.sim.env import SimEnv
+
+    env = SimEnv("panda")
+    yield env
+    env.close()

@@ -93,6 +93,8 @@ def test_expert_actions_replayed_through_the_harness_solve_the_task(tmp_path):
     assert result.success
     assert result.inferences >= 2 and result.features.shape == (result.inferences, 3)
     assert result.chunks.shape == (result.inferences, 8, 7)
+    # the gripper reached the cube and the cube was lifted: the trace shows both
+    assert result.target.closest_approach < 0.01 and result.target.target_travel > 0.03
     summary = TaskSummary("pick_cube", "seen", [result])
     table = markdown_table([summary])
     assert "| pick_cube | seen | 1 | 1 | 100% |" in table

@@ -12,10 +12,8 @@ from vla_ros.sim.tasks import TaskNotSupportedError, UnknownTaskError, tasks_for
 
 
 @pytest.fixture(scope="module")
-def panda():
-    env = SimEnv("panda")
-    yield env
-    env.close()
+def panda(panda_env):
+    return panda_env
 
 
 def test_unknown_robot_lists_the_known_ones():

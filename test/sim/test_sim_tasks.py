@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from vla_ros.sim.env import SimEnv
 from vla_ros.sim.tasks import (
     SPLITS,
     TASKS,
@@ -24,10 +23,8 @@ from vla_ros.sim.tasks import (
 
 
 @pytest.fixture(scope="module")
-def env():
-    env = SimEnv("panda")
-    yield env
-    env.close()
+def env(panda_env):
+    return panda_env
 
 
 def test_registry_has_enough_tasks_in_both_splits():

@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "policy_node -> retarget_node -> controllers) or straight against the simulator "
         "(--runner direct, the default: faster; actions go through the same retargeting as "
         "retarget_node). Prints a "
-        "markdown table of success rates and writes eval.md, eval.json, rollouts.npz "
+        "markdown table of success rates (and, direct runner, each task's failures by phase: "
+        "target not reached / reached but not moved / moved but not solved) and writes "
+        "eval.md, eval.json, rollouts.npz "
         "(per-inference features, chunks, times and the episode's success label: the "
         "failure detector's training/evaluation format) and scene-camera videos of the first "
         "--videos episodes of each task (videos/<task>_<seed>_<outcome>.mp4) to --out.",
@@ -182,7 +184,9 @@ def _write_results(args, tasks, cfg, summaries, loop) -> int:
                       "instruction": r.instruction, "success": r.success,
                       "duration": round(r.duration, 3), "chunks": r.inferences,
                       "ik_failures": r.ik_failures, "fault": r.fault,
-                      "fault_onset": r.fault_onset} for r in results],
+                      "fault_onset": r.fault_onset}
+                     | (r.target.to_json() if r.target is not None else {})
+                     for r in results],
         "success_rate": {s.task: s.rate for s in summaries},
     }, indent=1))
     written = [str(args.out / "eval.md"), str(args.out / "eval.json")]

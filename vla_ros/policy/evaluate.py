@@ -26,8 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_ros.policy import target_trace
 from vla_ros.policy.errors import PolicyConfigError
 from vla_ros.policy.interface import Observation, Policy, resize_image
+from vla_ros.policy.target_trace import TargetTrace, TargetTracker
 
 
 @dataclass
@@ -49,6 +51,7 @@ class EpisodeResult:
     fault: str = ""  # the injected fault's mode ("" = none)
     fault_onset: float | None = None  # episode time it took effect (None: never did)
     frames: list[np.ndarray] = field(default_factory=list)  # scene camera per control step
+    target: TargetTrace | None = None  # reach / travel / goal distance (direct runner)
 
     @property
     def inferences(self) -> int:
@@ -207,6 +210,7 @@ class ClosedLoop:
         h, w = self.cfg.render_size
         frames = [self.env.render(self.cfg.video_camera, w, h)] if video else []
         executor = self.cfg.make_executor()
+        tracker = TargetTracker(self.env, inst.target, inst.goal)
         plan: list[np.ndarray] = []  # open loop: rows of the current chunk still to execute
         while not success and self.env.time - t0 < limit - 1e-9:
             t = self.env.time - t0
@@ -240,6 +244,7 @@ class ClosedLoop:
             if self.fault is not None:
                 self.fault.update(self.env, inst.target, self.env.time - t0)
             self.env.step(n_sub)
+            tracker.update()
             if video:
                 frames.append(self.env.render(self.cfg.video_camera, w, h))
             success = bool(spec.success(self.env, inst))
@@ -252,7 +257,8 @@ class ClosedLoop:
                 len(chunks), self.meta.horizon, self.meta.action_dim),
             done=np.asarray(done, dtype=bool), ik_failures=ik_failures, frames=frames,
             fault=self.fault.mode if self.fault is not None else "",
-            fault_onset=self.fault.fired_at if self.fault is not None else None)
+            fault_onset=self.fault.fired_at if self.fault is not None else None,
+            target=tracker.trace())
 
     def close(self) -> None:
         self.env.close()
@@ -359,7 +365,28 @@ def markdown_table(summaries: Sequence[TaskSummary], title: str = "") -> str:
     if len(summaries) > 1:
         splits = sorted({s.split for s in summaries})
         lines.append(_row("**all**", "/".join(splits), all_results))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + failure_phase_table(summaries)) + "\n"
+
+
+def failure_phase_table(summaries: Sequence[TaskSummary]) -> list[str]:
+    """Markdown lines counting each task's traced failures by the phase they ended in
+    (`target_trace.PHASES`): none when no failure was traced."""
+    phases = target_trace.PHASES
+    rows = []
+    for s in summaries:
+        traces = [r.target for r in s.results if not r.success and r.target is not None]
+        if traces:
+            counts = target_trace.phase_counts(traces)
+            rows.append(f"| {s.task} | {len(traces)} | "
+                        + " | ".join(str(counts[p]) for p in phases) + " |")
+    if not rows:
+        return []
+    reach, moved = target_trace.REACH_M, target_trace.MOVED
+    return ["", f"Failures by phase (reached: the gripper within {reach * 100:.0f} cm of the "
+            f"target; moved: more than {moved * 100:.0f} cm, or a fixture's joint "
+            f"{moved} m/rad):", "",
+            "| task | failures | " + " | ".join(phases) + " |",
+            "| --- | ---: | " + " | ".join("---:" for _ in phases) + " |"] + rows
 
 
 def _row(name: str, split: str, results: Sequence[EpisodeResult]) -> str:
