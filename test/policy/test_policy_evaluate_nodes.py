@@ -103,6 +103,11 @@ def test_eval_command_writes_tables_rollouts_tied_to_the_weights_and_videos(
     assert info["runner"] == runner and [e["seed"] for e in info["episodes"]] == [500000,
                                                                                   500001]
     assert "| pick_cube | seen | 2 | 0 | 0% |" in (out / "eval.md").read_text()
+    assert (out / "eval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the direct runner traces the target (0.6 s: the gripper is still on its way)
+    traced = runner == "direct"
+    assert all(("closest_approach_m" in e) == traced for e in info["episodes"])
+    assert ("| pick_cube | 2 | 2 | 0 | 0 |" in (out / "eval.md").read_text()) == traced
     rollouts = load_rollouts(out / "rollouts.npz")
     assert rollouts.policy_id == policy_id_of(checkpoint, 0)
     assert len(rollouts.rollouts) == 2 and not any(r.success for r in rollouts.rollouts)

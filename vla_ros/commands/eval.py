@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "retarget_node). Prints a "
         "markdown table of success rates (and, direct runner, each task's failures by phase: "
         "target not reached / reached but not moved / moved but not solved) and writes "
-        "eval.md, eval.json, rollouts.npz "
+        "eval.md, eval.json, eval.png (per task: how the episodes ended, and the success "
+        "rate's 95%% interval), rollouts.npz "
         "(per-inference features, chunks, times and the episode's success label: the "
         "failure detector's training/evaluation format) and scene-camera videos of the first "
         "--videos episodes of each task (videos/<task>_<seed>_<outcome>.mp4) to --out.",
@@ -189,7 +190,10 @@ def _write_results(args, tasks, cfg, summaries, loop) -> int:
                      for r in results],
         "success_rate": {s.task: s.rate for s in summaries},
     }, indent=1))
-    written = [str(args.out / "eval.md"), str(args.out / "eval.json")]
+    from vla_ros.policy.eval_plot import plot_eval
+
+    plot = plot_eval(summaries, args.out / "eval.png", source)
+    written = [str(args.out / "eval.md"), str(args.out / "eval.json"), str(plot)]
     if any(r.inferences for r in results):
         from vla_ros.safety.collect import policy_id_of
 
