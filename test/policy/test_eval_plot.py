@@ -7,7 +7,7 @@ import pytest
 
 from vla_ros.policy.eval_plot import OUTCOMES, outcome_counts, plot_eval, wilson_interval
 from vla_ros.policy.evaluate import EpisodeResult, TaskSummary
-from vla_ros.policy.target_trace import TargetTrace
+from vla_ros.sim.target_trace import TargetTrace
 
 
 def _episode(success: bool, trace: TargetTrace | None) -> EpisodeResult:

@@ -104,10 +104,11 @@ def test_eval_command_writes_tables_rollouts_tied_to_the_weights_and_videos(
                                                                                   500001]
     assert "| pick_cube | seen | 2 | 0 | 0% |" in (out / "eval.md").read_text()
     assert (out / "eval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the direct runner traces the target (0.6 s: the gripper is still on its way)
-    traced = runner == "direct"
-    assert all(("closest_approach_m" in e) == traced for e in info["episodes"])
-    assert ("| pick_cube | 2 | 2 | 0 | 0 |" in (out / "eval.md").read_text()) == traced
+    # both runners trace the target: in 0.6 s the gripper has not got to the cube (it
+    # starts 5-30 cm away), and the cube has not moved
+    for e in info["episodes"]:
+        assert 0.01 < e["closest_approach_m"] < 0.5 and e["target_travel"] < 0.005
+    assert "| pick_cube | 2 | " in (out / "eval.md").read_text().split("Failures by phase")[1]
     rollouts = load_rollouts(out / "rollouts.npz")
     assert rollouts.policy_id == policy_id_of(checkpoint, 0)
     assert len(rollouts.rollouts) == 2 and not any(r.success for r in rollouts.rollouts)

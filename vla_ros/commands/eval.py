@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "policy_node -> retarget_node -> controllers) or straight against the simulator "
         "(--runner direct, the default: faster; actions go through the same retargeting as "
         "retarget_node). Prints a "
-        "markdown table of success rates (and, direct runner, each task's failures by phase: "
+        "markdown table of success rates (and each task's failures by phase: "
         "target not reached / reached but not moved / moved but not solved) and writes "
         "eval.md, eval.json, eval.png (per task: how the episodes ended, and the success "
         "rate's 95%% interval), rollouts.npz "

@@ -209,7 +209,8 @@ class NodeLoop:
             times=np.asarray(e.chunk_times[:n]),
             features=np.asarray(e.features[:n], dtype=np.float32).reshape(n, -1),
             chunks=np.asarray(e.chunks[:n], dtype=np.float32) if n else np.zeros((0, 0, 0)),
-            done=np.asarray(e.done[:n], dtype=bool), frames=list(e.frames))
+            done=np.asarray(e.done[:n], dtype=bool), frames=list(e.frames),
+            target=self.sim.target_tracker.trace() if self.sim.target_tracker else None)
 
     def close(self) -> None:
         self.context.__exit__(None, None, None)

@@ -30,6 +30,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 from vla_ros.sim.env import SimEnv  # noqa: E402  (MUJOCO_GL must be set before mujoco loads)
 from vla_ros.sim.failures import SimFault  # noqa: E402
+from vla_ros.sim.target_trace import TargetTracker  # noqa: E402
 from vla_ros.sim.trajectory_controller import (  # noqa: E402
     JointTrajectoryController,
     TrajectoryError,
@@ -144,6 +145,10 @@ class MujocoSim(Node):
         if self.instance is not None:
             self.instruction_pub.publish(msgs.String(data=self.instance.instruction))
         self.task_success = False
+        # what happened to the task's target, step by step (read by `vla-ros eval --runner
+        # nodes`; None without a task)
+        self.target_tracker = (None if self.instance is None else
+                               TargetTracker(self.env, self.instance.target, self.instance.goal))
         mode = self.get_parameter("fault").value
         onset = self.get_parameter("fault_onset_s").value
         self.fault = SimFault(mode, onset, seed) if mode else None
@@ -213,6 +218,8 @@ class MujocoSim(Node):
             self.env.set_position_targets(controller.joint_names, q)
         self.env.step(self.substeps)
         self.steps += 1
+        if self.target_tracker is not None:
+            self.target_tracker.update()
         stamp = seconds_to_time_msg(self.env.time + self._offset)
         if self.publish_clock:
             self.clock_pub.publish(msgs.Clock(clock=stamp))

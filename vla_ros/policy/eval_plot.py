@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from vla_ros.policy import target_trace
+from vla_ros.sim import target_trace
 
 OUTCOMES = ("success",) + target_trace.PHASES + ("failure (untraced)",)
 COLORS = ("tab:green", "tab:red", "tab:orange", "gold", "tab:gray")  # worst phase reddest

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_ros.policy import target_trace
 from vla_ros.policy.errors import PolicyConfigError
 from vla_ros.policy.interface import Observation, Policy, resize_image
-from vla_ros.policy.target_trace import TargetTrace, TargetTracker
+from vla_ros.sim import target_trace
+from vla_ros.sim.target_trace import TargetTrace, TargetTracker
 
 
 @dataclass
@@ -51,7 +51,7 @@ class EpisodeResult:
     fault: str = ""  # the injected fault's mode ("" = none)
     fault_onset: float | None = None  # episode time it took effect (None: never did)
     frames: list[np.ndarray] = field(default_factory=list)  # scene camera per control step
-    target: TargetTrace | None = None  # reach / travel / goal distance (direct runner)
+    target: TargetTrace | None = None  # reach / travel / goal distance (None: not traced)
 
     @property
     def inferences(self) -> int:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vla_ros.policy.evaluate import TaskSummary, markdown_table
-from vla_ros.policy.target_trace import (
+from vla_ros.sim.target_trace import (
     MOVED,
     PHASES,
     REACH_M,
