@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "markdown table of success rates (and each task's failures by phase: "
         "target not reached / reached but not moved / moved but not solved) and writes "
         "eval.md, eval.json, eval.png (per task: how the episodes ended, and the success "
-        "rate's 95%% interval), rollouts.npz "
+        "rate's 95 % interval), rollouts.npz "
         "(per-inference features, chunks, times and the episode's success label: the "
         "failure detector's training/evaluation format) and scene-camera videos of the first "
         "--videos episodes of each task (videos/<task>_<seed>_<outcome>.mp4) to --out.",
