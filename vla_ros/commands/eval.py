@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from vla_ros.commands import json_object_option
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from vla_ros.policy.evaluate import EvalConfig  # light: numpy only
@@ -95,8 +97,8 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.episodes < 1 or args.execute_steps < 1:
         raise PolicyConfigError("--episodes and --execute-steps must be >= 1")
-    options = _json_object("--policy-args", args.policy_args)
-    strategy_options = _json_object("--strategy-args", args.strategy_args)
+    options = json_object_option("--policy-args", args.policy_args)
+    strategy_options = json_object_option("--strategy-args", args.strategy_args)
     if args.strategy and args.runner == "nodes":
         raise PolicyConfigError("--strategy runs with --runner direct (the launched stack "
                                 "takes policy_node's execution_strategy parameter)")
@@ -113,18 +115,6 @@ def main(args: argparse.Namespace) -> int:
     loop = _node_loop(args) if args.runner == "nodes" else _direct_loop(args, options, cfg)
     summaries = run_episodes(loop, tasks, cfg, progress=_report(args))
     return _write_results(args, tasks, cfg, summaries, loop)
-
-
-def _json_object(flag: str, text: str) -> dict:
-    from vla_ros.policy.errors import PolicyConfigError
-
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PolicyConfigError(f"{flag} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise PolicyConfigError(f"{flag} must be a JSON object, got {text!r}")
-    return value
 
 
 def _direct_loop(args: argparse.Namespace, options: dict, cfg):

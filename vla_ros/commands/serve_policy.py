@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 
+from vla_ros.commands import json_object_option
 from vla_ros.policy.interface import Policy
 
 API_KEY_ENV = "VLA_ROS_API_KEY"
@@ -47,12 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def build_policy(policy_type: str, checkpoint: str, policy_args: str) -> Policy:
-    try:
-        options = json.loads(policy_args) if policy_args.strip() else {}
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--policy-args is not JSON: {err}") from None
-    if not isinstance(options, dict):
-        raise ValueError("--policy-args must be a JSON object")
+    options = json_object_option("--policy-args", policy_args, empty_ok=True)
     if policy_type == TEST_POLICY:
         from vla_ros.policy.remote_testing import LinearTestPolicy
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from vla_ros.commands import json_object_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,12 +69,7 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.preset not in PRESETS:
         raise PolicyConfigError(f"unknown preset {args.preset!r}; choose from {sorted(PRESETS)}")
-    try:
-        overrides = json.loads(args.model)
-    except json.JSONDecodeError as exc:
-        raise PolicyConfigError(f"--model is not JSON: {exc}") from None
-    if not isinstance(overrides, dict):
-        raise PolicyConfigError("--model must be a JSON object")
+    overrides = json_object_option("--model", args.model)
     config = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, horizon=args.horizon,
         image_size=tuple(args.image_size) if args.image_size else None, device=args.device,
