@@ -26,15 +26,10 @@ def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, flo
 
 def outcome_counts(results: Sequence) -> dict[str, int]:
     """Episodes per `OUTCOMES` entry (EpisodeResult-like: .success, .target)."""
-    counts = dict.fromkeys(OUTCOMES, 0)
-    for r in results:
-        if r.success:
-            counts["success"] += 1
-        elif r.target is None:
-            counts[OUTCOMES[-1]] += 1
-        else:
-            counts[r.target.phase()] += 1
-    return counts
+    failures = [r for r in results if not r.success]
+    traced = [r.target for r in failures if r.target is not None]
+    return {"success": len(results) - len(failures), **target_trace.phase_counts(traced),
+            OUTCOMES[-1]: len(failures) - len(traced)}
 
 
 def plot_eval(summaries: Sequence, path: Path, title: str = "") -> Path:
