@@ -53,26 +53,25 @@ class TargetTracker:
         knobs = [g for g in env.scene.objects[target].color_geoms if g.endswith("_knob")] \
             if self.joint else []
         self.handle = knobs[0] if knobs else None
-        self.start = self._travel_coordinate()
+        self.start = self._measure()[1]
         self.closest = np.inf
         self.travel = 0.0
         self.update()
 
-    def _point(self) -> np.ndarray:
-        if self.handle is not None:
-            return self.env.geom_position(self.handle)
-        return self.env.object_pose(self.target)[0]
-
-    def _travel_coordinate(self) -> np.ndarray:
-        if self.joint is not None:
-            return np.array([self.env.joint_value(self.joint)])
-        return self.env.object_pose(self.target)[0].copy()
+    def _measure(self) -> tuple[np.ndarray, np.ndarray]:
+        """(the point the gripper must reach, the coordinate whose change is travel), from
+        one read of the object's pose."""
+        pos = self.env.object_pose(self.target)[0]
+        if self.joint is None:
+            return pos, pos
+        point = self.env.geom_position(self.handle) if self.handle is not None else pos
+        return point, np.array([self.env.joint_value(self.joint)])
 
     def update(self) -> None:
+        point, coordinate = self._measure()
         tcp = self.env.ee_pose()[:2, 3]
-        self.closest = min(self.closest, float(np.linalg.norm(tcp - self._point()[:2])))
-        moved = float(np.linalg.norm(self._travel_coordinate() - self.start))
-        self.travel = max(self.travel, moved)
+        self.closest = min(self.closest, float(np.linalg.norm(tcp - point[:2])))
+        self.travel = max(self.travel, float(np.linalg.norm(coordinate - self.start)))
 
     def trace(self) -> TargetTrace:
         goal = None
