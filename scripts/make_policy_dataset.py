@@ -79,7 +79,14 @@ def main(argv: list[str] | None = None) -> int:
                    metavar=("MIN_S", "MAX_S"),
                    help="with --policy: takeover time drawn uniformly in this window (s)")
     p.add_argument("--threads", type=int, default=1, help="torch threads for --policy")
+    p.add_argument("--background-fixture-prob", type=float, default=0.0, metavar="P",
+                   help="share of the loose-object episodes recorded with an unused cabinet "
+                        "(drawer or door, random opening) behind the workspace and the "
+                        "objects on the strip in front of it; 0 = the usual scenes")
     args = p.parse_args(argv)
+    if not 0.0 <= args.background_fixture_prob <= 1.0:
+        p.error(f"--background-fixture-prob must be in [0, 1], got "
+                f"{args.background_fixture_prob}")
     if not 0.0 <= args.takeover[0] <= args.takeover[1]:
         p.error(f"--takeover needs 0 <= MIN_S <= MAX_S, got {args.takeover}")
     os.environ.setdefault("MUJOCO_GL", "egl")
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from vla_ros.data import DatasetWriter
     from vla_ros.sim.env import SimEnv
     from vla_ros.sim.rollout import ExecutionPerturbation, run_expert_episode
-    from vla_ros.sim.tasks import SPLITS, get_task, tasks_in_split
+    from vla_ros.sim.tasks import SPLITS, LayoutError, get_task, tasks_in_split
 
     tasks = (tasks_in_split(args.tasks) if args.tasks in SPLITS
              else [t.strip() for t in args.tasks.split(",") if t.strip()])
@@ -112,9 +119,17 @@ def main(argv: list[str] | None = None) -> int:
                 prefix = None
                 if loop is not None:
                     prefix = _Takeover(loop, seed, args.takeover)
-                roll = run_expert_episode(env, task, seed, control_hz=args.control_hz,
-                                          cameras=cams, image_size=size,
-                                          perturbation=perturbation, prefix=prefix)
+                background = (get_task(task).target_kind in ("cube", "cylinder")
+                              and np.random.default_rng([seed, 4]).random()
+                              < args.background_fixture_prob)
+                try:
+                    roll = run_expert_episode(env, task, seed, control_hz=args.control_hz,
+                                              cameras=cams, image_size=size,
+                                              perturbation=perturbation, prefix=prefix,
+                                              background_fixture=background)
+                except LayoutError as exc:  # a bowl or bin may not fit before a cabinet
+                    print(f"{task} seed {seed}: skipped, {exc}", flush=True)
+                    continue
                 if roll is None:  # the policy solved it before the takeover: no expert run
                     solved += 1
                     continue

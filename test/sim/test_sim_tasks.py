@@ -6,6 +6,7 @@ import pytest
 from vla_ros.sim.tasks import (
     SPLITS,
     TASKS,
+    LayoutError,
     UnknownTaskError,
     door_closed,
     door_open,
@@ -160,3 +161,62 @@ def test_stacked_needs_the_top_cube_centred(env):
     h = env.scene.objects[inst.goal].dims["half"]
     _put(env, inst.target, base[:2] + [1.2 * h, 0.0], base[2] + 2 * h)
     assert not stacked(env, inst)
+
+
+# -- background fixtures (training-data scenes) ----------------------------------------
+
+CABINETS = ("drawer_cabinet", "door_cabinet")
+
+
+def _on_table(env, name):
+    return env.object_pose(name)[0][2] > env.robot.table_top_z - 0.05
+
+
+def test_usual_object_scenes_have_no_cabinet(env):
+    for seed in range(5):
+        inst = env.reset(seed=seed, task="pick_cube")
+        assert not any(_on_table(env, c) for c in CABINETS)
+        assert "background_fixture" not in inst.params
+
+
+@pytest.mark.parametrize("task", ["pick_cube", "push_cube_to_pad", "stack_cubes",
+                                  "cube_in_bowl"])
+def test_background_fixture_stands_a_cabinet_behind_clear_objects(env, task):
+    kinds = set()
+    for seed in range(8):
+        inst = env.reset(seed=seed, task=task, background_fixture=True)
+        cab = inst.params["background_fixture"]
+        kinds.add(cab)
+        assert cab in CABINETS and cab in inst.active and _on_table(env, cab)
+        # the unused cabinet takes a colour of its own: an instruction's colour stays unique
+        others = [c for n, c in inst.colors.items() if n != cab]
+        assert inst.colors[cab] not in others
+        # every loose object is in front of the cabinet and off its footprint
+        cab_xy = env.object_pose(cab)[0][:2]
+        clearance = env.scene.objects[cab].radius
+        for name in inst.active:
+            if name == cab:
+                continue
+            xy = env.object_pose(name)[0][:2]
+            assert xy[0] < cab_xy[0], (task, seed, name)
+            assert np.linalg.norm(xy - cab_xy) > clearance, (task, seed, name)
+    assert kinds == set(CABINETS)
+
+
+def test_background_fixture_is_reproducible_and_refused_for_cabinet_tasks(env):
+    a = env.reset(seed=3, task="place_cube_on_pad", background_fixture=True)
+    pa = {n: env.object_pose(n)[0].copy() for n in a.active}
+    b = env.reset(seed=3, task="place_cube_on_pad", background_fixture=True)
+    assert a.active == b.active and a.instruction == b.instruction
+    for n in a.active:
+        np.testing.assert_allclose(env.object_pose(n)[0], pa[n])
+    with pytest.raises(LayoutError, match="background fixture"):
+        env.reset(seed=0, task="open_drawer", background_fixture=True)
+
+
+def test_expert_solves_a_pick_in_front_of_a_cabinet(env):
+    from vla_ros.sim.rollout import run_expert_episode
+
+    solved = [run_expert_episode(env, "pick_cube", seed, background_fixture=True).success
+              for seed in range(2)]
+    assert all(solved)

@@ -97,10 +97,12 @@ class SimEnv:
         self.reset()
 
     # -- episode -------------------------------------------------------------------
-    def reset(self, seed: int | None = None, task=None):
+    def reset(self, seed: int | None = None, task=None, *, background_fixture: bool = False):
         """Robot at home, objects parked; with a task, sample and lay out its scene.
 
         `task` is a task name or `TaskSpec`; returns the `TaskInstance` (or None).
+        `background_fixture`: stand an unused cabinet behind a loose-object task's scene
+        (`TaskSpec.instantiate`).
         """
         mujoco.mj_resetData(self.model, self.data)
         self._perturbations.clear()
@@ -115,7 +117,7 @@ class SimEnv:
 
             spec = get_task(task) if isinstance(task, str) else task
             rng = np.random.default_rng(seed)
-            self.task = spec.instantiate(self, rng)
+            self.task = spec.instantiate(self, rng, background_fixture=background_fixture)
         mujoco.mj_forward(self.model, self.data)
         return self.task
 

@@ -139,6 +139,7 @@ def run_expert_episode(
     settle_s: float = 0.6,
     perturbation: ExecutionPerturbation | None = None,
     prefix: Callable[[TaskSpec, TaskInstance], bool | None] | None = None,
+    background_fixture: bool = False,
 ) -> Rollout | None:
     """Reset `env` to (task, seed), run the expert (optionally with a failure mode, or with
     a DART `perturbation` of what is executed; the recorded actions stay the expert's).
@@ -147,11 +148,12 @@ def run_expert_episode(
     its first seconds); the expert then takes over from wherever that left the scene, and
     only the expert's part is recorded (DAgger-style data: states the policy reaches,
     actions the expert would take there). A prefix that returns False (the policy already
-    solved the task) ends the episode there: None, and no expert time spent on it."""
+    solved the task) ends the episode there: None, and no expert time spent on it.
+    `background_fixture` stands an unused cabinet behind the scene (`SimEnv.reset`)."""
     check_mode(failure)
     spec = get_task(task) if isinstance(task, str) else task
     check_supported(env.robot.name, spec.name)
-    inst = env.reset(seed=seed, task=spec)
+    inst = env.reset(seed=seed, task=spec, background_fixture=background_fixture)
     if prefix is not None and prefix(spec, inst) is False:
         return None
     rng = np.random.default_rng([seed, 1])

@@ -69,12 +69,30 @@ class TaskSpec:
     instructions: tuple[str, ...]  # str.format templates: {color} {object} {goal_color}
     time_limit: float  # seconds of sim time before the episode counts as failed
     success_fn: Callable[[object, TaskInstance], bool]
-    layout_fn: Callable[[TaskSpec, object, np.random.Generator], TaskInstance]
+    layout_fn: Callable[[TaskSpec, _Layout], TaskInstance]
     description: str = ""
 
-    def instantiate(self, env, rng: np.random.Generator) -> TaskInstance:
-        """Lay out a fresh episode in `env` (already reset: robot home, pool parked)."""
-        return self.layout_fn(self, env, rng)
+    def instantiate(self, env, rng: np.random.Generator, *,
+                    background_fixture: bool = False) -> TaskInstance:
+        """Lay out a fresh episode in `env` (already reset: robot home, pool parked).
+
+        `background_fixture` puts a cabinet the task does not use behind the workspace
+        first (training data only: see `add_background_fixture`); without it the layout
+        draws exactly what it always drew, so evaluation seeds keep their scenes.
+        """
+        lay = _Layout(env, rng)
+        fixture = None
+        if background_fixture:
+            if self.target_kind not in ("cube", "cylinder"):
+                raise LayoutError(f"{self.name}: a background fixture only goes behind "
+                                  "tasks on loose objects (this task uses a cabinet)")
+            fixture = add_background_fixture(lay)
+        inst = self.layout_fn(self, lay)
+        if fixture is not None:
+            inst.active.append(fixture)
+            inst.colors[fixture] = lay.reserved_colors[fixture]
+            inst.params["background_fixture"] = fixture
+        return inst
 
     def success(self, env, instance: TaskInstance) -> bool:
         return bool(self.success_fn(env, instance))
@@ -96,6 +114,8 @@ class _Layout:
         self.half = np.array(r.workspace_half_extent, float)
         self.s = r.object_scale
         self.placed: list[tuple[np.ndarray, float]] = []
+        # colours already taken by scenery the task does not name (a background cabinet)
+        self.reserved_colors: dict[str, str] = {}
         self.segments: list[tuple[np.ndarray, np.ndarray, float]] = []  # keep-out corridors
 
     def spot(self, radius: float, center=None, half=None, margin: float = 0.015) -> np.ndarray:
@@ -154,7 +174,8 @@ def _distractors(lay: _Layout, used: set[str], colors: dict[str, str], k_max: in
     chosen = []
     for name in lay.rng.permutation(free)[:k]:
         name = str(name)
-        palette = [c for c in COLORS if c not in colors.values()]
+        palette = [c for c in COLORS
+                   if c not in colors.values() and c not in lay.reserved_colors.values()]
         color = str(lay.rng.choice(palette))
         try:
             lay.put_random(name, color, **spot_kw)
@@ -183,11 +204,12 @@ def _instance(spec: TaskSpec, lay: _Layout, target: str, goal: str | None,
 
 
 def _pick_color(lay: _Layout, exclude=()) -> str:
-    return str(lay.rng.choice([c for c in COLORS if c not in exclude]))
+    taken = set(exclude) | set(lay.reserved_colors.values())
+    return str(lay.rng.choice([c for c in COLORS if c not in taken]))
 
 
-def _layout_pick(spec: TaskSpec, env, rng) -> TaskInstance:
-    lay = _Layout(env, rng)
+def _layout_pick(spec: TaskSpec, lay: _Layout) -> TaskInstance:
+    rng = lay.rng
     target = str(rng.choice(_pool(spec.target_kind)))
     colors = {target: _pick_color(lay)}
     lay.put_random(target, colors[target])
@@ -195,22 +217,24 @@ def _layout_pick(spec: TaskSpec, env, rng) -> TaskInstance:
     return _instance(spec, lay, target, None, colors, distractors)
 
 
-def _layout_pad(spec: TaskSpec, env, rng) -> TaskInstance:
+def _layout_pad(spec: TaskSpec, lay: _Layout) -> TaskInstance:
     """Target object and a coloured pad; pushing needs a clear corridor between them."""
-    lay = _Layout(env, rng)
+    env, rng = lay.env, lay.rng
     target = str(rng.choice(_pool(spec.target_kind)))
     pad = str(rng.choice(_pool("pad")))
     colors = {target: _pick_color(lay)}
     colors[pad] = _pick_color(lay, exclude=colors.values())
     s = lay.s
+    scenery = list(lay.placed)  # a background cabinet stays; retried object spots do not
     for _ in range(200):
-        lay.placed.clear()
+        lay.placed[:] = scenery
         xy_t = lay.spot(env.scene.objects[target].radius)
         direction = rng.normal(size=2)
         direction /= np.linalg.norm(direction)
         dist = rng.uniform(0.1, 0.17) * s
         xy_p = xy_t + dist * direction
-        if np.all(np.abs(xy_p - lay.center) <= lay.half + 0.04 * s):
+        if (np.all(np.abs(xy_p - lay.center) <= lay.half + 0.04 * s)
+                and lay.free(xy_p, env.scene.objects[pad].radius)):
             break
     else:
         raise LayoutError(f"{spec.name}: could not place target and pad")
@@ -224,8 +248,8 @@ def _layout_pad(spec: TaskSpec, env, rng) -> TaskInstance:
     return _instance(spec, lay, target, pad, colors, distractors)
 
 
-def _layout_stack(spec: TaskSpec, env, rng) -> TaskInstance:
-    lay = _Layout(env, rng)
+def _layout_stack(spec: TaskSpec, lay: _Layout) -> TaskInstance:
+    rng = lay.rng
     top, base = (str(n) for n in rng.choice(_pool("cube"), size=2, replace=False))
     colors = {top: _pick_color(lay)}
     colors[base] = _pick_color(lay, exclude=colors.values())
@@ -235,8 +259,8 @@ def _layout_stack(spec: TaskSpec, env, rng) -> TaskInstance:
     return _instance(spec, lay, top, base, colors, distractors)
 
 
-def _layout_container(spec: TaskSpec, env, rng) -> TaskInstance:
-    lay = _Layout(env, rng)
+def _layout_container(spec: TaskSpec, lay: _Layout) -> TaskInstance:
+    rng = lay.rng
     container = spec.goal_kind  # "bowl" | "bin"
     colors = {container: _pick_color(lay)}
     lay.put_random(container, colors[container])
@@ -264,8 +288,37 @@ def _front_strip(lay: _Layout) -> dict[str, np.ndarray]:
             "half": np.array([0.04, 0.2]) * lay.s}
 
 
-def _layout_drawer(spec: TaskSpec, env, rng) -> TaskInstance:
-    lay = _Layout(env, rng)
+def add_background_fixture(lay: _Layout) -> str:
+    """Stand a cabinet the task does not use behind the workspace; loose objects then go
+    on the strip of table in front of it. Returns the cabinet's name.
+
+    Why: in the seen tasks a cabinet only ever appears when the task is about it, so a
+    policy learns "cabinet in view -> go for its handle" and ignores an instruction about a
+    cube in front of one (the unseen cube_in_drawer). Scenes of seen object tasks with a
+    cabinet standing by (drawer anywhere from shut to open, door anywhere from shut to
+    wide open) break that shortcut without showing any unseen task.
+    """
+    rng, env, s = lay.rng, lay.env, lay.s
+    cab = str(rng.choice(["drawer_cabinet", "door_cabinet"]))
+    color = _pick_color(lay)
+    env.set_color(cab, COLORS[color])
+    lay.reserved_colors[cab] = color
+    _place_cabinet(lay, cab, (-0.12, 0.12))
+    if cab == "drawer_cabinet":
+        env.set_joint_value("drawer_slide", rng.uniform(0.0, 1.0)
+                            * env.scene.objects[cab].dims["travel"])
+    else:
+        env.set_joint_value("door_hinge", rng.uniform(0.0, 1.45))
+        swing = env.scene.objects[cab].dims["knob_radius"] + 0.02 * s
+        lay.placed.append((env.object_pose("door")[0][:2], swing))
+    # the layouts sample around lay.center +- lay.half: move that box to the front strip
+    lay.center = lay.center + np.array([-0.13, 0.0]) * s
+    lay.half = np.array([0.07, 0.2]) * s
+    return cab
+
+
+def _layout_drawer(spec: TaskSpec, lay: _Layout) -> TaskInstance:
+    env, rng = lay.env, lay.rng
     cab = "drawer_cabinet"
     colors = {cab: _pick_color(lay)}
     env.set_color(cab, COLORS[colors[cab]])
@@ -277,8 +330,8 @@ def _layout_drawer(spec: TaskSpec, env, rng) -> TaskInstance:
     return _instance(spec, lay, cab, None, colors, distractors, start=start)
 
 
-def _layout_door(spec: TaskSpec, env, rng) -> TaskInstance:
-    lay = _Layout(env, rng)
+def _layout_door(spec: TaskSpec, lay: _Layout) -> TaskInstance:
+    env, rng = lay.env, lay.rng
     cab = "door_cabinet"
     colors = {cab: _pick_color(lay)}
     env.set_color(cab, COLORS[colors[cab]])
@@ -292,8 +345,8 @@ def _layout_door(spec: TaskSpec, env, rng) -> TaskInstance:
     return _instance(spec, lay, cab, None, colors, distractors, start=start)
 
 
-def _layout_in_drawer(spec: TaskSpec, env, rng) -> TaskInstance:
-    lay = _Layout(env, rng)
+def _layout_in_drawer(spec: TaskSpec, lay: _Layout) -> TaskInstance:
+    env, rng = lay.env, lay.rng
     cab = "drawer_cabinet"
     colors = {cab: _pick_color(lay)}
     env.set_color(cab, COLORS[colors[cab]])
