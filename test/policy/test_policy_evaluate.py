@@ -303,6 +303,9 @@ def test_rollouts_name_the_injected_fault_of_failed_episodes(tmp_path):
     (["--strategy", "temporal_ensemble", "--strategy-args", "[1]"], "must be a JSON object"),
     (["--strategy", "temporal_ensemble", "--strategy-args", "{m: 1}"], "is not JSON"),
     (["--strategy", "teleport"], "unknown execution strategy 'teleport'"),
+    (["--background-fixture", "--runner", "nodes"], "--background-fixture runs with --runner"),
+    (["--background-fixture", "--policy-type", "expert", "--tasks", "pick_cube,open_door"],
+     "open_door uses a cabinet itself"),
 ])
 def test_eval_command_refuses_bad_options_before_running(extra, match, tmp_path):
     import argparse
@@ -317,3 +320,33 @@ def test_eval_command_refuses_bad_options_before_running(extra, match, tmp_path)
     with pytest.raises(PolicyConfigError, match=match):
         args.func(args)
     assert not (tmp_path / "x").exists()
+
+
+def test_background_fixture_episodes_stand_a_cabinet_behind_the_scene():
+    """--background-fixture: every episode's scene has an unused cabinet, seeds that do not
+    fit are passed over, and the expert still solves the task in front of it."""
+    from vla_ros.policy.evaluate import ExpertLoop, _layout_seeds, run_episodes
+    from vla_ros.sim.env import SimEnv
+    from vla_ros.sim.tasks import LayoutError
+
+    cfg = EvalConfig(episodes=3, seed=500_000, background_fixture=True)
+    seeds = _layout_seeds("cube_in_bowl", cfg)
+    assert len(seeds) == 3 and seeds == sorted(set(seeds)) and seeds[0] >= 500_000
+    env = SimEnv("panda")
+    try:
+        for seed in range(seeds[0], seeds[-1] + 1):
+            try:
+                inst = env.reset(seed=seed, task="cube_in_bowl", background_fixture=True)
+            except LayoutError:
+                assert seed not in seeds
+                continue
+            assert seed in seeds
+            assert inst.params["background_fixture"] in ("drawer_cabinet", "door_cabinet")
+    finally:
+        env.close()
+    assert _layout_seeds("cube_in_bowl", EvalConfig(episodes=3)) == [500_000, 500_001, 500_002]
+
+    cfg = EvalConfig(episodes=2, background_fixture=True)
+    (summary,) = run_episodes(ExpertLoop(cfg), ["pick_cube"], cfg)
+    assert [r.seed for r in summary.results] == _layout_seeds("pick_cube", cfg)
+    assert all(r.success for r in summary.results)

@@ -68,6 +68,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    metavar=("LO", "HI"),
                    help="the fault starts at a time drawn uniformly in [LO, HI] s of the "
                         "episode (default 0.5 3.0)")
+    p.add_argument("--background-fixture", action="store_true",
+                   help="stand an unused cabinet (drawer or door, random opening) behind each "
+                        "loose-object scene, objects on the table in front of it (direct "
+                        "runner; cabinet tasks are refused; seeds that do not fit are "
+                        "passed over): is the policy distracted by a fixture in view?")
     p.add_argument("--videos", type=int, default=1,
                    help="episodes per task to save as mp4 (the first ones; 0 = none)")
     p.add_argument("--quiet", action="store_true")
@@ -99,6 +104,8 @@ def main(args: argparse.Namespace) -> int:
         raise PolicyConfigError("--episodes and --execute-steps must be >= 1")
     options = json_object_option("--policy-args", args.policy_args)
     strategy_options = json_object_option("--strategy-args", args.strategy_args)
+    if args.background_fixture and args.runner == "nodes":
+        raise PolicyConfigError("--background-fixture runs with --runner direct")
     if args.strategy and args.runner == "nodes":
         raise PolicyConfigError("--strategy runs with --runner direct (the launched stack "
                                 "takes policy_node's execution_strategy parameter)")
@@ -107,7 +114,8 @@ def main(args: argparse.Namespace) -> int:
                      execute_steps=args.execute_steps, max_seconds=args.max_seconds,
                      video_episodes=max(0, args.videos), fault=args.fault,
                      fault_rate=args.fault_rate, fault_onset=tuple(args.fault_onset),
-                     strategy=args.strategy, strategy_options=strategy_options)
+                     strategy=args.strategy, strategy_options=strategy_options,
+                     background_fixture=args.background_fixture)
     if args.fault and (args.runner == "nodes" or args.policy_type == "expert"):
         raise PolicyConfigError("--fault runs a policy with --runner direct (the launched "
                                 "stack takes mujoco_sim's `fault` parameter: see `vla-ros "

@@ -79,6 +79,10 @@ class EvalConfig:
     # tick instead, inferring whenever it asks (inference takes no simulated time here)
     strategy: str = ""
     strategy_options: dict = field(default_factory=dict)
+    # an unused cabinet behind each loose-object scene (TaskSpec.instantiate): is the policy
+    # distracted by a fixture it was not asked about? Seeds whose objects do not fit in
+    # front of it are skipped (EpisodeResult.seed says which ran)
+    background_fixture: bool = False
 
     def __post_init__(self) -> None:
         check_fault_config(self)
@@ -186,7 +190,8 @@ class ClosedLoop:
         from vla_ros.sim.tasks import get_task
 
         spec = get_task(task)
-        inst = self.env.reset(seed=seed, task=spec)
+        inst = self.env.reset(seed=seed, task=spec,
+                              background_fixture=self.cfg.background_fixture)
         limit = inst.time_limit if self.cfg.max_seconds is None else min(
             inst.time_limit, self.cfg.max_seconds)
         return self.run(spec, inst, limit, seed=seed, video=video,
@@ -295,10 +300,11 @@ def run_episodes(loop, tasks: Sequence[str], cfg: EvalConfig,
     try:
         from vla_ros.sim.tasks import get_task
 
+        seeds = {task: _layout_seeds(task, cfg) for task in tasks}  # bad options fail here
         for task in tasks:
             summary = TaskSummary(task, get_task(task).split)
-            for i in range(cfg.episodes):
-                result = loop.episode(task, cfg.seed + i, video=i < cfg.video_episodes)
+            for seed in seeds[task]:
+                result = loop.episode(task, seed, video=len(summary.results) < cfg.video_episodes)
                 summary.results.append(result)
                 if progress is not None:
                     progress(result)
@@ -306,6 +312,35 @@ def run_episodes(loop, tasks: Sequence[str], cfg: EvalConfig,
     finally:
         loop.close()
     return out
+
+
+def _layout_seeds(task: str, cfg: EvalConfig) -> list[int]:
+    """`cfg.episodes` layout seeds from `cfg.seed` on. With a background fixture, seeds
+    whose scene does not fit in front of the cabinet are passed over (up to 10x as many
+    tried); without one every seed is used, as always."""
+    if not cfg.background_fixture:
+        return [cfg.seed + i for i in range(cfg.episodes)]
+    from vla_ros.sim.env import SimEnv
+    from vla_ros.sim.tasks import LayoutError, get_task
+
+    spec = get_task(task)
+    if spec.target_kind not in ("cube", "cylinder"):
+        raise PolicyConfigError(f"--background-fixture: {task} uses a cabinet itself; the "
+                                "option is for tasks on loose objects")
+    env, seeds = SimEnv(cfg.robot), []
+    try:
+        for seed in range(cfg.seed, cfg.seed + 10 * cfg.episodes):
+            try:
+                env.reset(seed=seed, task=spec, background_fixture=True)
+            except LayoutError:
+                continue
+            seeds.append(seed)
+            if len(seeds) == cfg.episodes:
+                return seeds
+    finally:
+        env.close()
+    raise PolicyConfigError(f"--background-fixture: only {len(seeds)} of {10 * cfg.episodes} "
+                            f"{task} layouts from seed {cfg.seed} fit in front of a cabinet")
 
 
 class ExpertLoop:
@@ -320,12 +355,14 @@ class ExpertLoop:
         from vla_ros.sim.env import SimEnv
 
         self.env = SimEnv(cfg.robot)
+        self.background_fixture = cfg.background_fixture
 
     def episode(self, task: str, seed: int, video: bool = False) -> EpisodeResult:
         from vla_ros.sim.rollout import run_expert_episode
 
         start = time.perf_counter()
-        roll = run_expert_episode(self.env, task, seed)
+        roll = run_expert_episode(self.env, task, seed,
+                                  background_fixture=self.background_fixture)
         return EpisodeResult(
             task=roll.task, split=roll.split, seed=roll.seed, instruction=roll.instruction,
             success=roll.success, duration=roll.duration, wall_s=time.perf_counter() - start,
