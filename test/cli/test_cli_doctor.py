@@ -27,3 +27,13 @@ def test_pickled_or_torn_checkpoint_fails_and_sets_the_exit_status(tmp_path, cap
     assert finding.status == doctor.FAIL and str(bad) in finding.detail
     assert doctor.main(argparse.Namespace(checkpoint=bad)) == 1
     assert "policy checkpoint" in capsys.readouterr().out
+
+
+def test_a_mujoco_other_than_the_pinned_one_is_a_warning_with_the_fix(monkeypatch):
+    import mujoco
+
+    assert doctor.check_mujoco().status == doctor.OK  # the venv has the pinned version
+    monkeypatch.setattr(doctor, "pinned_version", lambda dist: "0.0.1")
+    finding = doctor.check_mujoco()
+    assert finding.status == doctor.WARN and mujoco.__version__ in finding.detail
+    assert finding.fix == "pip install mujoco==0.0.1"

@@ -88,6 +88,8 @@ def test_eval_command_writes_tables_rollouts_tied_to_the_weights_and_videos(
     import argparse
     import json
 
+    import mujoco
+
     from vla_ros.commands import eval as eval_cmd
     from vla_ros.safety.collect import policy_id_of
     from vla_ros.safety.rollouts import load_rollouts
@@ -100,6 +102,7 @@ def test_eval_command_writes_tables_rollouts_tied_to_the_weights_and_videos(
                               "--videos", "1", "--out", str(out), "--quiet"])
     assert args.func(args) == 0
     info = json.loads((out / "eval.json").read_text())
+    assert info["versions"]["mujoco"] == mujoco.__version__  # success depends on it
     assert info["runner"] == runner and [e["seed"] for e in info["episodes"]] == [500000,
                                                                                   500001]
     assert "| pick_cube | seen | 2 | 0 | 0% |" in (out / "eval.md").read_text()

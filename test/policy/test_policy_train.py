@@ -91,6 +91,7 @@ def test_fifty_steps_reduce_the_loss_and_the_checkpoint_works(tmp_path: Path):
     assert (tmp_path / "ckpt/loss_curve.png").stat().st_size > 1000
     info = json.loads((tmp_path / "ckpt/train_info.json").read_text())
     assert info["steps"] == 50 and info["tasks"] == sorted(src.tasks)
+    assert info["versions"]["torch"] == torch.__version__
 
     policy = BuiltinVLAPolicy.from_checkpoint(tmp_path / "ckpt")
     assert policy.metadata.action_names == ("target_x", "target_y")

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vla_ros.provenance import pinned_version
+
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
 
@@ -66,10 +68,16 @@ def check_mujoco() -> Finding:
             frame = renderer.render()
         detail = f"{mujoco.__version__}, offscreen rendering via MUJOCO_GL={backend}: " \
                  f"{frame.shape[1]}x{frame.shape[0]} ok"
-        return Finding("mujoco rendering", OK, detail)
     except Exception as err:  # noqa: BLE001
         return Finding("mujoco rendering", FAIL, f"MUJOCO_GL={backend}: {err}",
                        "apt install libegl1 libgl1 (EGL), or MUJOCO_GL=osmesa with libosmesa6")
+    pinned = pinned_version("mujoco")
+    if pinned and pinned != mujoco.__version__:
+        return Finding("mujoco rendering", WARN,
+                       f"{detail}; but vla_ros pins mujoco {pinned}: closed-loop success "
+                       "differs from docs/results.md on other versions",
+                       f"pip install mujoco=={pinned}")
+    return Finding("mujoco rendering", OK, detail)
 
 
 def check_robot_models() -> Finding:

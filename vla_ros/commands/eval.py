@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from vla_ros.commands import json_object_option
+from vla_ros.provenance import software_versions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -178,6 +179,7 @@ def _write_results(args, tasks, cfg, summaries, loop) -> int:
     results = [r for s in summaries for r in s.results]
     (args.out / "eval.json").write_text(json.dumps({
         "policy": source, "tasks": tasks, "runner": args.runner,
+        "versions": software_versions(),
         "config": vars(cfg) | {"render_size": list(cfg.render_size)},
         "episodes": [{"task": r.task, "split": r.split, "seed": r.seed,
                       "instruction": r.instruction, "success": r.success,
