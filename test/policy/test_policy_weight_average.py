@@ -48,6 +48,7 @@ def test_average_is_the_weighted_mean_of_every_tensor(two, tmp_path: Path):
     assert [i["weight"] for i in info["averaged_from"]] == [0.75, 0.25]
     assert info["averaged_from"][1]["sha256"] == weights_sha256(two[1])
     assert info["averaged_from"][0]["steps"] == 101
+    assert info["versions"]["torch"] == torch.__version__  # the software that averaged
     # the result is an ordinary checkpoint: it loads and infers with the shared stats
     chunk = BuiltinVLAPolicy.from_checkpoint(out).infer(observation())
     assert chunk.actions.shape == (5, 3) and np.isfinite(chunk.actions).all()

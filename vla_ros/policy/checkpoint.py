@@ -26,6 +26,7 @@ import torch
 from vla_ros.policy.errors import CheckpointError, PolicyConfigError
 from vla_ros.policy.normalize import Normalizer
 from vla_ros.policy.vla_model import VLAConfig
+from vla_ros.provenance import software_versions
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -77,8 +78,8 @@ def save_checkpoint(folder: str | Path, config: VLAConfig,
     _write_atomic(folder / WEIGHTS_FILE,
                   lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}))
     _write_json(folder / STATS_FILE, normalizer.to_json())
-    if info is not None:
-        _write_json(folder / INFO_FILE, dict(info))
+    if info is not None:  # a checkpoint with an info file says which software wrote it
+        _write_json(folder / INFO_FILE, {**info, "versions": software_versions()})
     # config last: a folder with a config.json is a complete checkpoint
     _write_json(folder / CONFIG_FILE, {"type": CHECKPOINT_TYPE, **config.to_json()})
     return folder

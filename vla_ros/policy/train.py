@@ -34,7 +34,6 @@ from vla_ros.policy.samples import (
 from vla_ros.policy.text import generic_object_instruction, text_encoder
 from vla_ros.policy.vla import resolve_device
 from vla_ros.policy.vla_model import VLAConfig, VLANet, parameter_count
-from vla_ros.provenance import software_versions
 
 
 @dataclass
@@ -225,7 +224,6 @@ def train_policy(source: EpisodeSource, out_dir: str | Path, cfg: TrainConfig | 
         "samples": len(train), "parameters": parameter_count(model), "tasks": tasks,
         "final_loss": float(np.mean(losses[-max(1, len(losses) // 10):])),
         "val_losses": val_losses, "train_config": _jsonable(dataclasses.asdict(cfg)),
-        "versions": software_versions(),
         **dict(extra_info or {}),
     }
     save_checkpoint(out, vla_cfg, model.state_dict(), normalizer, info)
